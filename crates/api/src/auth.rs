@@ -1,0 +1,193 @@
+//! Access token validation: RS256 against the issuer's JWKS, as an axum extractor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// An unknown `kid` may refetch the JWKS at most this often, so forged tokens cannot
+/// make the API hammer the issuer.
+const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Tolerated clock difference for `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+/// The verified claims of the caller's access token.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+impl Claims {
+    pub fn require(&self, permission: &'static str) -> Result<(), ApiError> {
+        if self.permissions.iter().any(|p| p == permission) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(permission))
+        }
+    }
+}
+
+/// Validates tokens for one issuer and audience; keys are parsed once per `kid`.
+pub struct TokenValidator {
+    issuer: String,
+    audience: String,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl TokenValidator {
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            http,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    pub async fn validate(&self, token: &str) -> Result<Claims, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::InvalidToken("malformed token".into()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(ApiError::InvalidToken(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| ApiError::InvalidToken("the token names no key (kid)".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|err| ApiError::InvalidToken(describe(&err)))
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, ApiError> {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(key.clone());
+        }
+        {
+            let mut last = self.last_fetch.lock().await;
+            // Another caller may have fetched while this one waited.
+            if let Some(key) = self.keys.read().await.get(kid) {
+                return Ok(key.clone());
+            }
+            if last.is_some_and(|t| t.elapsed() < REFETCH_INTERVAL) {
+                return Err(ApiError::InvalidToken(
+                    "the token's signing key is unknown".into(),
+                ));
+            }
+            let fetched = self.fetch().await?;
+            *last = Some(Instant::now());
+            *self.keys.write().await = fetched;
+        }
+        self.keys
+            .read()
+            .await
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| ApiError::InvalidToken("the token's signing key is unknown".into()))
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, ApiError> {
+        #[derive(Deserialize)]
+        struct Discovery {
+            jwks_uri: String,
+        }
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self.get_json(&discovery_url).await?;
+        let set: JwkSet = self.get_json(&discovery.jwks_uri).await?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
+            else {
+                continue;
+            };
+            keys.insert(kid, Arc::new(key));
+        }
+        tracing::info!(count = keys.len(), "fetched the issuer's signing keys");
+        Ok(keys)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
+        let response = self.http.get(url).send().await.map_err(|err| {
+            tracing::warn!("fetching {url}: {err}");
+            ApiError::KeysUnavailable
+        })?;
+        let response = response.error_for_status().map_err(|err| {
+            tracing::warn!("fetching {url}: {err}");
+            ApiError::KeysUnavailable
+        })?;
+        response.json().await.map_err(|err| {
+            tracing::warn!("parsing {url}: {err}");
+            ApiError::KeysUnavailable
+        })
+    }
+}
+
+fn describe(err: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match err.kind() {
+        ErrorKind::ExpiredSignature => "the token expired".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet".into(),
+        ErrorKind::InvalidIssuer => "the token was issued by another issuer".into(),
+        ErrorKind::InvalidAudience => "the token is for another audience".into(),
+        ErrorKind::InvalidSignature => "the token's signature does not verify".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the {claim} claim"),
+        _ => "malformed token".into(),
+    }
+}
+
+impl FromRequestParts<AppState> for Claims {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::MissingToken)?
+            .to_str()
+            .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or_else(|| ApiError::InvalidToken("malformed Authorization header".into()))?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::InvalidToken("use the Bearer scheme".into()));
+        }
+        state.validator.validate(token.trim()).await
+    }
+}

@@ -1,0 +1,63 @@
+//! The sample protected API that Latchkey calls: the counterpart of Auth0's Express sample.
+//!
+//! `GET /api/messages/public` needs nothing; `/api/messages/protected` needs a valid access
+//! token for the configured audience; `/api/messages/admin` also needs the permission
+//! `read:admin-messages`. Tokens are RS256 JWTs checked against the issuer's JWKS.
+
+pub mod auth;
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::Json;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+pub use auth::{Claims, TokenValidator};
+pub use error::ApiError;
+
+/// The permission the admin message needs.
+pub const ADMIN_PERMISSION: &str = "read:admin-messages";
+/// The port the dev stack's API listens on by default.
+pub const DEFAULT_PORT: u16 = 6060;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub validator: Arc<TokenValidator>,
+}
+
+impl AppState {
+    pub fn new(issuer: &str, audience: &str) -> Self {
+        Self {
+            validator: Arc::new(TokenValidator::new(issuer, audience)),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/messages/public", get(public_message))
+        .route("/api/messages/protected", get(protected_message))
+        .route("/api/messages/admin", get(admin_message))
+        .with_state(state)
+}
+
+async fn public_message() -> Json<Value> {
+    Json(json!({ "message": "The API doesn't require an access token to share this message." }))
+}
+
+async fn protected_message(claims: Claims) -> Json<Value> {
+    Json(json!({
+        "message": "The API successfully validated your access token.",
+        "sub": claims.sub,
+    }))
+}
+
+async fn admin_message(claims: Claims) -> Result<Json<Value>, ApiError> {
+    claims.require(ADMIN_PERMISSION)?;
+    Ok(Json(json!({
+        "message": "The API successfully recognized you as an admin.",
+        "sub": claims.sub,
+    })))
+}

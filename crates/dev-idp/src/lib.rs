@@ -1,0 +1,368 @@
+//! Latchkey dev IdP: a small, strict OpenID Provider for local development and tests.
+//!
+//! **Not for production.** It keeps everything in memory, generates its RS256 key at start,
+//! and binds loopback only. It exists so that Latchkey's whole sign-in flow runs on one
+//! machine with no account anywhere, and so that tests can drive a real provider over HTTP.
+//!
+//! What it implements: discovery, JWKS (with key rotation), `/authorize` with a login form
+//! (and a sign-up form for `screen_hint=signup`), PKCE S256 only, exact redirect URI matching
+//! except that a registered loopback redirect accepts any port (RFC 8252 §7.3), single-use
+//! short-lived codes, `/oauth/token` (authorization code; refresh token with rotation and
+//! reuse detection that revokes the whole family), `/userinfo`, `/oauth/revoke` (RFC 7009)
+//! and an RP-initiated logout endpoint.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let idp = latchkey_dev_idp::DevIdp::start(latchkey_dev_idp::Settings::default()).await?;
+//! println!("issuer: {}", idp.issuer());
+//! # Ok(()) }
+//! ```
+
+mod authorize;
+mod keys;
+mod pages;
+mod token;
+pub mod users;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use keys::KeyRing;
+use users::Directory;
+
+pub use users::{ADMIN_PERMISSION, DEMO_PASSWORD};
+
+/// The client id of the Latchkey desktop app and CLI (a public, native client).
+pub const DESKTOP_CLIENT_ID: &str = "latchkey-desktop";
+/// The audience (API identifier) of the sample protected API.
+pub const API_AUDIENCE: &str = "urn:latchkey:sample-api";
+/// The port the dev stack's provider listens on by default.
+pub const DEFAULT_PORT: u16 = 6080;
+
+/// A client registration.
+#[derive(Clone, Debug)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    pub name: String,
+    /// Redirect URIs, matched exactly; a loopback one matches any port (RFC 8252 §7.3).
+    pub redirect_uris: Vec<String>,
+}
+
+/// How the provider is set up.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where to listen; must be a loopback address.
+    pub addr: SocketAddr,
+    pub clients: Vec<ClientRegistration>,
+    pub access_token_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub code_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clients: vec![ClientRegistration {
+                client_id: DESKTOP_CLIENT_ID.to_owned(),
+                name: "Latchkey".to_owned(),
+                redirect_uris: vec![
+                    "http://127.0.0.1/callback".to_owned(),
+                    "dev.latchkey.desktop:/callback".to_owned(),
+                ],
+            }],
+            access_token_ttl: Duration::from_secs(600),
+            id_token_ttl: Duration::from_secs(600),
+            code_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A deliberate misbehaviour, for tests that prove a client rejects what it must.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tamper {
+    /// The next ID token is signed by a key that is not in the JWKS, under the published `kid`.
+    IdTokenBadSignature,
+    /// The next ID token is unsigned (`alg: none`).
+    IdTokenAlgNone,
+    /// The next ID token names another issuer.
+    IdTokenWrongIssuer,
+    /// The next ID token is for another client.
+    IdTokenWrongAudience,
+    /// The next ID token expired ten minutes ago.
+    IdTokenExpired,
+    /// The next ID token carries another nonce than the one requested.
+    IdTokenWrongNonce,
+    /// The next authorization response carries another `iss` (RFC 9207 mix-up).
+    ResponseWrongIss,
+    /// The next authorization response carries no `iss` although discovery advertises it.
+    ResponseWithoutIss,
+}
+
+/// What the provider has been asked, for tests that count requests.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub code_grants: AtomicUsize,
+    pub refresh_grants: AtomicUsize,
+    pub revocations: AtomicUsize,
+    pub jwks_fetches: AtomicUsize,
+}
+
+pub(crate) struct Provider {
+    issuer: String,
+    settings: Settings,
+    keys: RwLock<KeyRing>,
+    directory: Mutex<Directory>,
+    authorize: authorize::PendingRequests,
+    grants: token::Grants,
+    tamper: Mutex<Vec<Tamper>>,
+    unavailable: AtomicBool,
+    counters: Counters,
+}
+
+impl Provider {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path.trim_start_matches('/'))
+    }
+
+    fn client(&self, client_id: &str) -> Option<&ClientRegistration> {
+        self.settings
+            .clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+    }
+
+    /// Takes a pending tamper of `kind`, if a test armed one.
+    fn take_tamper(&self, wanted: &[Tamper]) -> Option<Tamper> {
+        let mut armed = self.tamper.lock().expect("tamper lock");
+        let pos = armed.iter().position(|t| wanted.contains(t))?;
+        Some(armed.remove(pos))
+    }
+}
+
+/// A running dev IdP.
+pub struct DevIdp {
+    provider: Arc<Provider>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl DevIdp {
+    /// Binds `settings.addr` (loopback only) and serves until dropped or stopped.
+    pub async fn start(settings: Settings) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            settings.addr.ip().is_loopback(),
+            "the dev IdP binds loopback addresses only (asked for {})",
+            settings.addr
+        );
+        let listener = TcpListener::bind(settings.addr).await?;
+        let addr = listener.local_addr()?;
+        let host = match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let issuer = format!("http://{host}:{}/", addr.port());
+        let keys = tokio::task::spawn_blocking(KeyRing::generate).await??;
+        let provider = Arc::new(Provider {
+            issuer,
+            settings,
+            keys: RwLock::new(keys),
+            directory: Mutex::new(Directory::with_demo_users()),
+            authorize: Default::default(),
+            grants: Default::default(),
+            tamper: Mutex::new(Vec::new()),
+            unavailable: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(provider.clone());
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(err) = served {
+                tracing::error!("dev IdP stopped: {err}");
+            }
+        });
+        Ok(Self {
+            provider,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The issuer identifier, with its trailing slash (as Auth0 writes it).
+    pub fn issuer(&self) -> &str {
+        &self.provider.issuer
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.provider.counters
+    }
+
+    /// Makes a fresh signing key current; returns its `kid`.
+    pub fn rotate_keys(&self) -> anyhow::Result<String> {
+        self.provider.keys.write().expect("keys lock").rotate()
+    }
+
+    /// Signs arbitrary claims with the current published key, for tests that need a token
+    /// whose signature verifies but whose claims are wrong.
+    pub fn sign_claims(&self, claims: &serde_json::Value) -> anyhow::Result<String> {
+        self.provider
+            .keys
+            .read()
+            .expect("keys lock")
+            .current()
+            .sign(claims, "at+jwt")
+    }
+
+    /// Arms one misbehaviour for the next matching response.
+    pub fn tamper(&self, tamper: Tamper) {
+        self.provider
+            .tamper
+            .lock()
+            .expect("tamper lock")
+            .push(tamper);
+    }
+
+    /// While set, the token endpoint answers 503, as a provider in an outage does.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.provider
+            .unavailable
+            .store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Whether `refresh_token` would still be accepted by the token endpoint.
+    pub fn refresh_token_is_active(&self, refresh_token: &str) -> bool {
+        self.provider.grants.is_active(refresh_token)
+    }
+
+    /// Stops serving and waits until the port is closed.
+    pub async fn stop(mut self) {
+        self.stop_inner().await;
+    }
+
+    async fn stop_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for DevIdp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(provider: Arc<Provider>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/authorize", get(authorize::authorize))
+        .route("/login", post(authorize::login))
+        .route("/signup", post(authorize::signup))
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/revoke", post(token::revoke))
+        .route("/userinfo", get(token::userinfo))
+        .route("/oidc/logout", get(authorize::end_session))
+        .route("/avatars/{username}", get(avatar))
+        .route("/operator/rotate-keys", post(rotate_keys))
+        .with_state(provider)
+}
+
+async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "issuer": p.issuer,
+        "authorization_endpoint": p.url("authorize"),
+        "token_endpoint": p.url("oauth/token"),
+        "userinfo_endpoint": p.url("userinfo"),
+        "jwks_uri": p.url(".well-known/jwks.json"),
+        "revocation_endpoint": p.url("oauth/revoke"),
+        "end_session_endpoint": p.url("oidc/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "name", "nickname", "picture", "email", "email_verified"],
+        "authorization_response_iss_parameter_supported": true,
+    }))
+}
+
+async fn jwks(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
+    p.counters.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    Json(p.keys.read().expect("keys lock").jwks())
+}
+
+async fn rotate_keys(State(p): State<Arc<Provider>>) -> Response {
+    let rotated = p.keys.write().expect("keys lock").rotate();
+    match rotated {
+        Ok(kid) => Json(json!({ "kid": kid })).into_response(),
+        Err(err) => {
+            tracing::error!("key rotation failed: {err}");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn avatar(Path(file): Path<String>) -> Response {
+    let username = file.trim_end_matches(".svg");
+    let initials: String = username
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .collect();
+    let hue = username
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+        % 360;
+    pages::avatar_svg(&initials, hue)
+}
+
+/// A random URL-safe string from the OS CSPRNG.
+pub(crate) fn random_token(bytes: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Expired entries are dropped when a map is touched, so memory stays bounded.
+pub(crate) fn prune<K, V>(map: &mut HashMap<K, V>, alive: impl Fn(&V) -> bool) {
+    map.retain(|_, v| alive(v));
+}

@@ -1,0 +1,522 @@
+//! `/oauth/token`, `/oauth/revoke` (RFC 7009) and `/userinfo`, with the grants behind them.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::keys::SigningKey;
+use crate::users::User;
+use crate::{Provider, Tamper, now_secs, prune};
+
+/// What an authorization code stands for until it is redeemed.
+pub(crate) struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub sub: String,
+    pub auth_time: i64,
+    pub created: Instant,
+}
+
+struct RefreshRecord {
+    family: String,
+    client_id: String,
+    sub: String,
+    scope: String,
+    audience: Option<String>,
+    /// Set once the token has been exchanged; a second use is a replay.
+    used: bool,
+}
+
+#[derive(Default)]
+struct GrantState {
+    codes: HashMap<String, CodeGrant>,
+    /// Codes already redeemed, with the family they started: a replay revokes it.
+    redeemed_codes: HashMap<String, Option<String>>,
+    refresh: HashMap<String, RefreshRecord>,
+    revoked_families: std::collections::HashSet<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct Grants(Mutex<GrantState>);
+
+impl Grants {
+    pub(crate) fn issue_code(&self, grant: CodeGrant) -> String {
+        let code = crate::random_token(24);
+        let mut state = self.0.lock().expect("grants lock");
+        prune(&mut state.codes, |g| g.created.elapsed().as_secs() < 600);
+        state.codes.insert(code.clone(), grant);
+        code
+    }
+
+    pub(crate) fn is_active(&self, refresh_token: &str) -> bool {
+        let state = self.0.lock().expect("grants lock");
+        state
+            .refresh
+            .get(refresh_token)
+            .is_some_and(|r| !r.used && !state.revoked_families.contains(&r.family))
+    }
+
+    fn new_refresh(
+        state: &mut GrantState,
+        family: &str,
+        client_id: &str,
+        sub: &str,
+        scope: &str,
+        audience: Option<String>,
+    ) -> String {
+        let token = crate::random_token(32);
+        state.refresh.insert(
+            token.clone(),
+            RefreshRecord {
+                family: family.to_owned(),
+                client_id: client_id.to_owned(),
+                sub: sub.to_owned(),
+                scope: scope.to_owned(),
+                audience,
+                used: false,
+            },
+        );
+        token
+    }
+
+    fn revoke_family(state: &mut GrantState, family: &str) {
+        state.revoked_families.insert(family.to_owned());
+        state.refresh.retain(|_, r| r.family != family);
+    }
+}
+
+/// An OAuth error response (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+}
+
+pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
+    if p.unavailable.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the dev IdP is unavailable",
+        )
+            .into_response();
+    }
+    let Some(client_id) = form
+        .client_id
+        .as_deref()
+        .filter(|id| p.client(id).is_some())
+    else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown or missing client_id.",
+        );
+    };
+    match form.grant_type.as_deref() {
+        Some("authorization_code") => {
+            p.counters.code_grants.fetch_add(1, Ordering::SeqCst);
+            redeem_code(&p, client_id, &form)
+        }
+        Some("refresh_token") => {
+            p.counters.refresh_grants.fetch_add(1, Ordering::SeqCst);
+            redeem_refresh(&p, client_id, &form)
+        }
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Use authorization_code or refresh_token.",
+        ),
+    }
+}
+
+fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
+    let invalid = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
+    let Some(code) = form.code.as_deref() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "code is required.",
+        );
+    };
+    let mut state = p.grant_state();
+    let Some(grant) = state.codes.remove(code) else {
+        // RFC 6749 §4.1.2: a replayed code revokes what it issued.
+        if let Some(family) = state.redeemed_codes.get(code).cloned() {
+            if let Some(family) = family {
+                Grants::revoke_family(&mut state, &family);
+            }
+            return invalid("The authorization code was already used.");
+        }
+        return invalid("Unknown authorization code.");
+    };
+    if grant.created.elapsed() > p.settings.code_ttl {
+        return invalid("The authorization code expired.");
+    }
+    if grant.client_id != client_id {
+        return invalid("The code was issued to another client.");
+    }
+    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return invalid("redirect_uri does not match the authorization request.");
+    }
+    let verifier = form.code_verifier.as_deref().unwrap_or_default();
+    let valid_verifier = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let challenge =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_owned()));
+    if !valid_verifier || challenge.as_str() != grant.code_challenge {
+        return invalid("PKCE verification failed.");
+    }
+    let Some(user) = p
+        .directory
+        .lock()
+        .expect("directory lock")
+        .by_sub(&grant.sub)
+    else {
+        return invalid("The user no longer exists.");
+    };
+    let offline = grant
+        .scope
+        .split_whitespace()
+        .any(|s| s == "offline_access");
+    let family = offline.then(|| crate::random_token(12));
+    state.redeemed_codes.insert(code.to_owned(), family.clone());
+    let refresh = family.as_deref().map(|f| {
+        Grants::new_refresh(
+            &mut state,
+            f,
+            client_id,
+            &user.sub,
+            &grant.scope,
+            grant.audience.clone(),
+        )
+    });
+    drop(state);
+    token_response(
+        p,
+        &user,
+        client_id,
+        &grant.scope,
+        grant.audience.as_deref(),
+        grant.nonce.as_deref(),
+        Some(grant.auth_time),
+        refresh,
+    )
+}
+
+fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
+    let invalid = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
+    let Some(presented) = form.refresh_token.as_deref() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is required.",
+        );
+    };
+    let mut state = p.grant_state();
+    let Some(record) = state.refresh.get_mut(presented) else {
+        return invalid("Unknown or revoked refresh token.");
+    };
+    if record.client_id != client_id {
+        return invalid("The refresh token was issued to another client.");
+    }
+    if record.used {
+        // Reuse of a rotated token: someone holds a copy. Revoke the whole family.
+        let family = record.family.clone();
+        Grants::revoke_family(&mut state, &family);
+        return invalid("Refresh token reuse detected; the session was revoked.");
+    }
+    record.used = true;
+    let (family, sub, scope, audience) = (
+        record.family.clone(),
+        record.sub.clone(),
+        record.scope.clone(),
+        record.audience.clone(),
+    );
+    if state.revoked_families.contains(&family) {
+        return invalid("The session was revoked.");
+    }
+    let next = Grants::new_refresh(
+        &mut state,
+        &family,
+        client_id,
+        &sub,
+        &scope,
+        audience.clone(),
+    );
+    drop(state);
+    let Some(user) = p.directory.lock().expect("directory lock").by_sub(&sub) else {
+        return invalid("The user no longer exists.");
+    };
+    token_response(
+        p,
+        &user,
+        client_id,
+        &scope,
+        audience.as_deref(),
+        None,
+        None,
+        Some(next),
+    )
+}
+
+impl Provider {
+    fn grant_state(&self) -> std::sync::MutexGuard<'_, GrantState> {
+        self.grants.0.lock().expect("grants lock")
+    }
+}
+
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Vec<String>,
+    azp: &'a str,
+    iat: i64,
+    exp: i64,
+    scope: &'a str,
+    permissions: &'a [String],
+    jti: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn token_response(
+    p: &Provider,
+    user: &User,
+    client_id: &str,
+    scope: &str,
+    audience: Option<&str>,
+    nonce: Option<&str>,
+    auth_time: Option<i64>,
+    refresh_token: Option<String>,
+) -> Response {
+    let now = now_secs();
+    let keys = p.keys.read().expect("keys lock");
+    let key = keys.current();
+    let userinfo = p.url("userinfo");
+    let access = AccessClaims {
+        iss: &p.issuer,
+        sub: &user.sub,
+        aud: audience
+            .map(str::to_owned)
+            .into_iter()
+            .chain([userinfo])
+            .collect(),
+        azp: client_id,
+        iat: now,
+        exp: now + p.settings.access_token_ttl.as_secs() as i64,
+        scope,
+        permissions: &user.permissions,
+        jti: crate::random_token(12),
+    };
+    let access_token = match key.sign(&access, "at+jwt") {
+        Ok(t) => t,
+        Err(err) => return internal(err),
+    };
+    let mut id_claims = json!({
+        "iss": p.issuer,
+        "sub": user.sub,
+        "aud": client_id,
+        "azp": client_id,
+        "iat": now,
+        "exp": now + p.settings.id_token_ttl.as_secs() as i64,
+        "name": user.name,
+        "nickname": user.username,
+        "picture": p.url(&format!("avatars/{}.svg", user.username)),
+        "email": user.email,
+        "email_verified": true,
+    });
+    if let Some(nonce) = nonce {
+        id_claims["nonce"] = nonce.into();
+    }
+    if let Some(auth_time) = auth_time {
+        id_claims["auth_time"] = auth_time.into();
+    }
+    let id_token = match sign_id_token(p, key, id_claims) {
+        Ok(t) => t,
+        Err(err) => return internal(err),
+    };
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": p.settings.access_token_ttl.as_secs(),
+        "scope": scope,
+        "id_token": id_token,
+    });
+    if let Some(refresh) = refresh_token {
+        body["refresh_token"] = refresh.into();
+    }
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Signs an ID token, applying a misbehaviour a test armed.
+fn sign_id_token(p: &Provider, key: &SigningKey, mut claims: Value) -> anyhow::Result<String> {
+    let tamper = p.take_tamper(&[
+        Tamper::IdTokenBadSignature,
+        Tamper::IdTokenAlgNone,
+        Tamper::IdTokenWrongIssuer,
+        Tamper::IdTokenWrongAudience,
+        Tamper::IdTokenExpired,
+        Tamper::IdTokenWrongNonce,
+    ]);
+    match tamper {
+        Some(Tamper::IdTokenWrongIssuer) => claims["iss"] = "https://attacker.example/".into(),
+        Some(Tamper::IdTokenWrongAudience) => {
+            claims["aud"] = "another-client".into();
+            claims["azp"] = "another-client".into();
+        }
+        Some(Tamper::IdTokenExpired) => {
+            claims["iat"] = (now_secs() - 1200).into();
+            claims["exp"] = (now_secs() - 600).into();
+        }
+        Some(Tamper::IdTokenWrongNonce) => claims["nonce"] = "not-the-nonce-you-sent".into(),
+        Some(Tamper::IdTokenAlgNone) => {
+            let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+            let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?);
+            return Ok(format!("{header}.{payload}."));
+        }
+        Some(Tamper::IdTokenBadSignature) => {
+            // Same kid as the published key, but signed by a key nobody published.
+            let forged = key.sign(&claims, "JWT")?;
+            let impostor = SigningKey::generate()?.sign(&claims, "JWT")?;
+            let (head, _) = forged.rsplit_once('.').unwrap_or_default();
+            let (_, sig) = impostor.rsplit_once('.').unwrap_or_default();
+            return Ok(format!("{head}.{sig}"));
+        }
+        _ => {}
+    }
+    key.sign(&claims, "JWT")
+}
+
+fn internal(err: anyhow::Error) -> Response {
+    tracing::error!("token signing failed: {err}");
+    oauth_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "The provider could not sign the tokens.",
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RevokeForm {
+    token: Option<String>,
+    client_id: Option<String>,
+}
+
+/// RFC 7009: revoking a refresh token ends its whole family; unknown tokens are not an error.
+pub(crate) async fn revoke(
+    State(p): State<Arc<Provider>>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    p.counters.revocations.fetch_add(1, Ordering::SeqCst);
+    let Some(client_id) = form
+        .client_id
+        .as_deref()
+        .filter(|id| p.client(id).is_some())
+    else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Unknown or missing client_id.",
+        );
+    };
+    let Some(token) = form.token.as_deref() else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required.",
+        );
+    };
+    let mut state = p.grant_state();
+    let family = state
+        .refresh
+        .get(token)
+        .filter(|r| r.client_id == client_id)
+        .map(|r| r.family.clone());
+    if let Some(family) = family {
+        Grants::revoke_family(&mut state, &family);
+    }
+    StatusCode::OK.into_response()
+}
+
+#[derive(Deserialize)]
+struct VerifiedAccess {
+    sub: String,
+}
+
+pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap) -> Response {
+    let unauthorized = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        )
+            .into_response()
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return unauthorized();
+    };
+    let Some(claims) = p
+        .keys
+        .read()
+        .expect("keys lock")
+        .verify::<VerifiedAccess>(token, &p.issuer)
+    else {
+        return unauthorized();
+    };
+    let Some(user) = p
+        .directory
+        .lock()
+        .expect("directory lock")
+        .by_sub(&claims.sub)
+    else {
+        return unauthorized();
+    };
+    Json(json!({
+        "sub": user.sub,
+        "name": user.name,
+        "nickname": user.username,
+        "picture": p.url(&format!("avatars/{}.svg", user.username)),
+        "email": user.email,
+        "email_verified": true,
+    }))
+    .into_response()
+}
