@@ -177,10 +177,10 @@ pub(crate) async fn authorize(
     if !scope.split_whitespace().any(|s| s == "openid") {
         return refuse("invalid_scope", "The openid scope is required.");
     }
-    if let Some(aud) = q.audience.as_deref() {
-        if aud != crate::API_AUDIENCE {
-            return refuse("invalid_request", "Unknown audience.");
-        }
+    if let Some(aud) = q.audience.as_deref()
+        && aud != crate::API_AUDIENCE
+    {
+        return refuse("invalid_request", "Unknown audience.");
     }
     let request = AuthRequest {
         client_id: client.client_id.clone(),
@@ -327,15 +327,13 @@ pub(crate) async fn end_session(
     if let (Some(client), Some(target)) = (
         q.client_id.as_deref().and_then(|id| p.client(id)),
         q.post_logout_redirect_uri.as_deref(),
-    ) {
-        if redirect_is_registered(&client.redirect_uris, target) {
-            if let Ok(mut url) = Url::parse(target) {
-                if let Some(state) = q.state.as_deref() {
-                    url.query_pairs_mut().append_pair("state", state);
-                }
-                return Redirect::to(url.as_str()).into_response();
-            }
+    ) && redirect_is_registered(&client.redirect_uris, target)
+        && let Ok(mut url) = Url::parse(target)
+    {
+        if let Some(state) = q.state.as_deref() {
+            url.query_pairs_mut().append_pair("state", state);
         }
+        return Redirect::to(url.as_str()).into_response();
     }
     pages::page(
         StatusCode::OK,

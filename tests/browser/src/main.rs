@@ -1,1 +1,121 @@
-fn main() {}
+//! `scripted-browser URL`: the system browser, as automated tests see it.
+//!
+//! Installed as `xdg-open` first on `PATH` by `cargo xtask test`, it is what Latchkey's
+//! production launcher starts. It follows the sign-in URL and fills the provider's forms as a
+//! person would: the username from the URL's `login_hint` (or `SCRIPTED_BROWSER_USER`), the
+//! password from `SCRIPTED_BROWSER_PASSWORD` (default `todo`), then submits; consent and
+//! other one-button forms are submitted as they are. It keeps cookies and follows redirects,
+//! the loopback callback included. What it did goes to `SCRIPTED_BROWSER_LOG` if set.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use scraper::{Html, Selector};
+use url::Url;
+
+const MAX_FORMS: usize = 6;
+
+struct Form {
+    action: Url,
+    fields: Vec<(String, String)>,
+}
+
+fn log(line: &str) {
+    if let Some(path) = std::env::var_os("SCRIPTED_BROWSER_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    eprintln!("scripted-browser: {line}");
+}
+
+/// The first form on the page, filled in: hidden fields kept, username and password set,
+/// and the first submit button that is not a cancel button.
+fn fill(page: &Html, page_url: &Url, user: &str, password: &str) -> anyhow::Result<Option<Form>> {
+    let form_sel = Selector::parse("form").expect("selector");
+    let input_sel = Selector::parse("input, button").expect("selector");
+    let Some(form) = page.select(&form_sel).next() else {
+        return Ok(None);
+    };
+    let action = form.value().attr("action").unwrap_or("");
+    let action = page_url.join(action).context("form action")?;
+    let mut fields = Vec::new();
+    let mut submitted = false;
+    for input in form.select(&input_sel) {
+        let el = input.value();
+        let Some(name) = el.attr("name") else {
+            continue;
+        };
+        let kind = el.attr("type").unwrap_or(if el.name() == "button" {
+            "submit"
+        } else {
+            "text"
+        });
+        let value = el.attr("value").unwrap_or("").to_owned();
+        match kind {
+            "submit" => {
+                if !submitted && !value.contains("cancel") && !value.contains("abort") {
+                    fields.push((name.to_owned(), value));
+                    submitted = true;
+                }
+            }
+            "password" => fields.push((name.to_owned(), password.to_owned())),
+            "checkbox" | "radio" => {}
+            _ if matches!(name, "username" | "login" | "email") && value.is_empty() => {
+                fields.push((name.to_owned(), user.to_owned()))
+            }
+            _ => fields.push((name.to_owned(), value)),
+        }
+    }
+    Ok(Some(Form { action, fields }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let Some(start) = std::env::args().nth(1) else {
+        bail!("usage: scripted-browser URL");
+    };
+    let start = Url::parse(&start).context("the URL to open")?;
+    let hint = start
+        .query_pairs()
+        .find(|(k, _)| k == "login_hint")
+        .map(|(_, v)| v.into_owned());
+    let user = hint
+        .or_else(|| std::env::var("SCRIPTED_BROWSER_USER").ok())
+        .unwrap_or_else(|| "jemma".to_owned());
+    let password = std::env::var("SCRIPTED_BROWSER_PASSWORD").unwrap_or_else(|_| "todo".to_owned());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .user_agent("scripted-browser (Latchkey tests)")
+        .build()?;
+    log(&format!(
+        "opening {} for {user}",
+        start.origin().ascii_serialization()
+    ));
+    let mut response = http.get(start).send().await?;
+    for _ in 0..MAX_FORMS {
+        let url = response.url().clone();
+        let status = response.status();
+        let html = Html::parse_document(&response.text().await?);
+        let Some(form) = fill(&html, &url, &user, &password)? else {
+            let title = Selector::parse("title").expect("selector");
+            let title = html
+                .select(&title)
+                .next()
+                .map(|t| t.text().collect::<String>())
+                .unwrap_or_default();
+            log(&format!(
+                "done at {}{} ({status}): {title}",
+                url.origin().ascii_serialization(),
+                url.path()
+            ));
+            return Ok(());
+        };
+        log(&format!("submitting form to {}", form.action.path()));
+        response = http.post(form.action).form(&form.fields).send().await?;
+    }
+    bail!("still seeing forms after {MAX_FORMS} submissions")
+}

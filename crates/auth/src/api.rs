@@ -1,0 +1,182 @@
+//! Calling the protected API from Rust: the bearer token goes only where it belongs.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use crate::session::{Session, SessionError};
+
+/// An API answer, whatever its status.
+#[derive(Clone, Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: String,
+    /// Whether the request carried the access token.
+    pub authorized: bool,
+}
+
+/// Why an API call produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The URL is not a URL.
+    #[error("{0:?} is not a valid URL")]
+    InvalidUrl(String),
+    /// The session could not supply a token.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The API could not be reached.
+    #[error("cannot reach the API: {0}")]
+    Network(String),
+}
+
+/// An HTTP client that attaches `Authorization: Bearer` only to URLs under the configured
+/// API base (an allow list, as Auth0's Angular SDK has), retries once after a 401 with
+/// fresh tokens, and never follows a redirect out of the allow list.
+#[derive(Clone)]
+pub struct ApiClient {
+    session: Session,
+    base: Url,
+    http: reqwest::Client,
+}
+
+/// Whether `url` is under `base`: same scheme, host and port, and a path inside base's path.
+pub fn is_allowed(base: &Url, url: &Url) -> bool {
+    if url.scheme() != base.scheme()
+        || url.host_str() != base.host_str()
+        || url.port_or_known_default() != base.port_or_known_default()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return false;
+    }
+    let prefix = base.path().trim_end_matches('/');
+    let path = url.path();
+    path == prefix || path.starts_with(&format!("{prefix}/"))
+}
+
+impl ApiClient {
+    pub fn new(session: Session) -> Self {
+        let base = session.config().api_url.clone();
+        let policy_base = base.clone();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 5 || !is_allowed(&policy_base, attempt.url()) {
+                    attempt.stop()
+                } else {
+                    attempt.follow()
+                }
+            }))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self {
+            session,
+            base,
+            http,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str) -> Result<ApiResponse, ApiError> {
+        self.send(Method::GET, url, None).await
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<ApiResponse, ApiError> {
+        let url = Url::parse(url).map_err(|_| ApiError::InvalidUrl(url.to_owned()))?;
+        if !is_allowed(&self.base, &url) {
+            return self.once(method, url, body, None).await;
+        }
+        let (token, generation) = self.session.access_token().await?;
+        let first = self
+            .once(method.clone(), url.clone(), body, Some(token.secret()))
+            .await?;
+        if first.status != StatusCode::UNAUTHORIZED.as_u16() {
+            return Ok(first);
+        }
+        // One 401: the token may have been revoked or rotated early. Refresh and retry once.
+        self.session.refresh(generation).await?;
+        let (token, _) = self.session.access_token().await?;
+        self.once(method, url, body, Some(token.secret())).await
+    }
+
+    async fn once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        token: Option<&String>,
+    ) -> Result<ApiResponse, ApiError> {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(crate::provider::error_chain(&e.without_url())))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Network(crate::provider::error_chain(&e.without_url())))?;
+        Ok(ApiResponse {
+            status,
+            body,
+            authorized: token.is_some(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_allowed;
+    use url::Url;
+
+    #[test]
+    fn only_urls_under_the_api_base_are_allowed() {
+        let base = Url::parse("http://127.0.0.1:6060/api").unwrap();
+        let ok = [
+            "http://127.0.0.1:6060/api",
+            "http://127.0.0.1:6060/api/messages/protected",
+        ];
+        let bad = [
+            "http://127.0.0.1:6060/apiary",
+            "http://127.0.0.1:6061/api/x",
+            "https://127.0.0.1:6060/api/x",
+            "http://127.0.0.1.evil.example:6060/api/x",
+            "http://user@127.0.0.1:6060/api/x",
+            "http://localhost:6060/api/x",
+        ];
+        for url in ok {
+            assert!(is_allowed(&base, &Url::parse(url).unwrap()), "{url}");
+        }
+        for url in bad {
+            assert!(!is_allowed(&base, &Url::parse(url).unwrap()), "{url}");
+        }
+        let root = Url::parse("https://api.example.com").unwrap();
+        assert!(is_allowed(
+            &root,
+            &Url::parse("https://api.example.com/anything").unwrap()
+        ));
+        assert!(is_allowed(
+            &root,
+            &Url::parse("https://api.example.com:443/x").unwrap()
+        ));
+    }
+}

@@ -1,0 +1,344 @@
+//! `auth_config.json`: which provider, which client, which API.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_ENV: &str = "LATCHKEY_CONFIG";
+/// The file name looked up in the OS config directory (`…/latchkey/auth_config.json`).
+pub const CONFIG_FILE: &str = "auth_config.json";
+
+/// How the provider's answer comes back to the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// `http://127.0.0.1:{ephemeral}/callback` (RFC 8252 §7.3).
+    Loopback,
+    /// A private-use URI scheme (RFC 8252 §7.1), handled by the desktop shell.
+    DeepLink,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The issuer identifier, compared exactly with discovery and tokens.
+    pub issuer: String,
+    pub client_id: String,
+    /// The API identifier to request access tokens for (Auth0's `audience`).
+    pub audience: Option<String>,
+    pub scopes: Vec<String>,
+    /// Bearer tokens are attached only to requests under this URL.
+    pub api_url: Url,
+    pub redirect: RedirectMode,
+}
+
+/// Where the configuration came from, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    BuiltInDevStack,
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::BuiltInDevStack => f.write_str("the built-in local dev stack settings"),
+        }
+    }
+}
+
+/// Why a configuration cannot be used; every variant names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `LATCHKEY_CONFIG` (or found in the config dir) cannot be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON, or has an unknown field or a value of the wrong type.
+    #[error("{path}: {message} (line {line}, column {column})")]
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A field has a value that cannot work.
+    #[error("{path}: \"{field}\" {problem}")]
+    Field {
+        path: String,
+        field: &'static str,
+        problem: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawConfig {
+    issuer: Option<String>,
+    /// Auth0 style: `YOUR_TENANT.us.auth0.com`, meaning `https://YOUR_TENANT.us.auth0.com/`.
+    domain: Option<String>,
+    client_id: Option<String>,
+    audience: Option<String>,
+    scopes: Option<String>,
+    api_url: Option<String>,
+    redirect: Option<String>,
+}
+
+const DEFAULT_SCOPES: &str = "openid profile email offline_access";
+
+impl Config {
+    /// The local development stack: dev-idp on 127.0.0.1:6080, the sample API on :6060.
+    pub fn dev_stack() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:6080/".to_owned(),
+            client_id: "latchkey-desktop".to_owned(),
+            audience: Some("urn:latchkey:sample-api".to_owned()),
+            scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
+            api_url: Url::parse("http://127.0.0.1:6060").expect("static URL"),
+            redirect: RedirectMode::Loopback,
+        }
+    }
+
+    /// Finds the configuration: `LATCHKEY_CONFIG`, else `auth_config.json` in the OS
+    /// config dir, else the local dev stack.
+    pub fn discover() -> Result<(Self, ConfigSource), ConfigError> {
+        if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            return Ok((Self::load(&path)?, ConfigSource::File(path)));
+        }
+        if let Some(path) = dirs::config_dir().map(|d| d.join("latchkey").join(CONFIG_FILE))
+            && path.exists()
+        {
+            return Ok((Self::load(&path)?, ConfigSource::File(path)));
+        }
+        Ok((Self::dev_stack(), ConfigSource::BuiltInDevStack))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates `text`; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })?;
+        let field = |field: &'static str, problem: &str| ConfigError::Field {
+            path: origin.to_owned(),
+            field,
+            problem: problem.to_owned(),
+        };
+        let issuer = match (raw.issuer, raw.domain) {
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "domain",
+                    "cannot be given together with \"issuer\"; keep one",
+                ));
+            }
+            (Some(issuer), None) => issuer,
+            (None, Some(domain)) => {
+                let domain = domain.trim().trim_end_matches('/');
+                if domain.is_empty() || domain.contains("://") || domain.contains('/') {
+                    return Err(field(
+                        "domain",
+                        "must be a host name such as \"YOUR_TENANT.us.auth0.com\"",
+                    ));
+                }
+                format!("https://{domain}/")
+            }
+            (None, None) => {
+                return Err(field(
+                    "issuer",
+                    "is missing: give the provider's issuer URL (or an Auth0 \"domain\")",
+                ));
+            }
+        };
+        check_endpoint_url(&issuer).map_err(|p| field("issuer", &p))?;
+        let client_id = raw
+            .client_id
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| {
+                field(
+                    "clientId",
+                    "is missing: give the client (application) id registered at the provider",
+                )
+            })?;
+        let audience = raw.audience.filter(|a| !a.trim().is_empty());
+        let scopes: Vec<String> = raw
+            .scopes
+            .as_deref()
+            .unwrap_or(DEFAULT_SCOPES)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(field("scopes", "must include \"openid\""));
+        }
+        let api_url = raw.api_url.ok_or_else(|| {
+            field(
+                "apiUrl",
+                "is missing: give the base URL of the API the app calls",
+            )
+        })?;
+        check_endpoint_url(&api_url).map_err(|p| field("apiUrl", &p))?;
+        let api_url = Url::parse(&api_url).map_err(|e| field("apiUrl", &e.to_string()))?;
+        let redirect = match raw.redirect.as_deref().unwrap_or("loopback") {
+            "loopback" => RedirectMode::Loopback,
+            "deep-link" => RedirectMode::DeepLink,
+            other => {
+                return Err(field(
+                    "redirect",
+                    &format!("must be \"loopback\" or \"deep-link\", not {other:?}"),
+                ));
+            }
+        };
+        Ok(Self {
+            issuer,
+            client_id,
+            audience,
+            scopes,
+            api_url,
+            redirect,
+        })
+    }
+}
+
+/// Provider and API endpoints must be https, except on a loopback address.
+pub(crate) fn check_endpoint_url(text: &str) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|e| format!("is not a URL ({e}): {text:?}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("must not have a query or fragment: {text:?}"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        _ => Err(format!(
+            "must be an https URL (http is allowed only for 127.0.0.1, [::1] or localhost): {text:?}"
+        )),
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Config, ConfigError> {
+        Config::parse(json, "auth_config.json")
+    }
+
+    #[test]
+    fn accepts_the_design_example() {
+        let config = parse(
+            r#"{ "issuer": "https://tenant.us.auth0.com/", "clientId": "abc",
+                 "audience": "https://api.example.com", "scopes": "openid profile email offline_access",
+                 "apiUrl": "http://127.0.0.1:6060", "redirect": "loopback" }"#,
+        )
+        .unwrap();
+        assert_eq!(config.issuer, "https://tenant.us.auth0.com/");
+        assert_eq!(config.audience.as_deref(), Some("https://api.example.com"));
+        assert_eq!(config.redirect, RedirectMode::Loopback);
+    }
+
+    #[test]
+    fn auth0_domain_becomes_an_https_issuer() {
+        let config = parse(r#"{ "domain": "tenant.eu.auth0.com", "clientId": "abc", "apiUrl": "https://api.example.com" }"#).unwrap();
+        assert_eq!(config.issuer, "https://tenant.eu.auth0.com/");
+        assert_eq!(
+            config.scopes,
+            ["openid", "profile", "email", "offline_access"]
+        );
+    }
+
+    #[test]
+    fn each_mistake_names_its_field() {
+        let cases = [
+            (
+                r#"{ "issuer": "https://a.example/", "apiUrl": "https://a.example" }"#,
+                "\"clientId\" is missing",
+            ),
+            (
+                r#"{ "clientId": "x", "apiUrl": "https://a.example" }"#,
+                "\"issuer\" is missing",
+            ),
+            (
+                r#"{ "issuer": "http://idp.example.com/", "clientId": "x", "apiUrl": "https://a.example" }"#,
+                "\"issuer\" must be an https URL",
+            ),
+            (
+                r#"{ "issuer": "https://a.example/", "clientId": "x", "apiUrl": "ftp://a.example" }"#,
+                "\"apiUrl\" must be an https URL",
+            ),
+            (
+                r#"{ "issuer": "https://a.example/", "clientId": "x", "apiUrl": "https://a.example", "redirect": "popup" }"#,
+                "\"redirect\" must be \"loopback\" or \"deep-link\", not \"popup\"",
+            ),
+            (
+                r#"{ "issuer": "https://a.example/", "clientId": "x", "apiUrl": "https://a.example", "scopes": "profile" }"#,
+                "\"scopes\" must include \"openid\"",
+            ),
+            (
+                r#"{ "issuer": "https://a.example/", "clientId": "x", "apiUrl": "https://a.example", "clientSecret": "s" }"#,
+                "unknown field `clientSecret`",
+            ),
+            (
+                r#"{ "issuer": "https://a.example/", "clientId": 7, "apiUrl": "https://a.example" }"#,
+                "invalid type",
+            ),
+            (r#"{ "issuer": "https://a.example/", "#, "line 1"),
+        ];
+        for (json, expected) in cases {
+            let message = parse(json).unwrap_err().to_string();
+            assert!(
+                message.contains(expected),
+                "{json}\n  gave: {message}\n  wanted: {expected}"
+            );
+            assert!(
+                message.starts_with("auth_config.json"),
+                "names the file: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_may_use_plain_http() {
+        for ok in [
+            "http://127.0.0.1:6080/",
+            "http://[::1]:6080/",
+            "http://localhost:6080/",
+        ] {
+            assert!(check_endpoint_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1.example.com/",
+            "http://10.0.0.1/",
+            "file:///etc/passwd",
+        ] {
+            assert!(check_endpoint_url(bad).is_err(), "{bad}");
+        }
+    }
+}

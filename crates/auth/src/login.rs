@@ -1,0 +1,249 @@
+//! The authorization code flow with PKCE in the system browser (RFC 8252, RFC 7636, RFC 9207).
+
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreIdTokenClaims, CoreTokenResponse,
+};
+use openidconnect::{
+    AuthorizationCode, CsrfToken, LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
+};
+use url::Url;
+
+use crate::config::Config;
+use crate::loopback::{Callback, LoopbackListener, PageOutcome};
+use crate::provider::{DiscoveryError, Provider};
+
+/// The default time a person has to finish signing in in the browser.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How to start a sign-in.
+#[derive(Clone, Debug)]
+pub struct LoginOptions {
+    /// Open the provider's sign-up screen (Auth0 `screen_hint=signup`).
+    pub signup: bool,
+    /// Pre-fills the username at the provider (OpenID Connect `login_hint`).
+    pub login_hint: Option<String>,
+    /// Ask the provider to show its login screen even with a session (`prompt=login`).
+    pub force_login: bool,
+    pub timeout: Duration,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        Self {
+            signup: false,
+            login_hint: None,
+            force_login: false,
+            timeout: DEFAULT_LOGIN_TIMEOUT,
+        }
+    }
+}
+
+/// Why a sign-in did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The provider's configuration could not be read or is unusable.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// The loopback listener could not be bound.
+    #[error("cannot listen for the sign-in answer on 127.0.0.1: {0}")]
+    Listener(std::io::Error),
+    /// The configuration asks for a deep-link redirect, which only the desktop app handles.
+    #[error("this front end supports only the loopback redirect; set \"redirect\": \"loopback\"")]
+    RedirectModeUnsupported,
+    /// The person (or the app) cancelled.
+    #[error("the sign-in was cancelled")]
+    Cancelled,
+    /// A newer sign-in replaced this one.
+    #[error("a newer sign-in replaced this one")]
+    Replaced,
+    /// Nobody completed the sign-in in time.
+    #[error("the sign-in was not completed within {} minutes", .0.as_secs() / 60)]
+    TimedOut(Duration),
+    /// The provider answered with an error (RFC 6749 §4.1.2.1), such as `access_denied`.
+    #[error("the provider refused the sign-in: {}", describe_provider_error(.error, .description.as_deref()))]
+    Provider {
+        error: String,
+        description: Option<String>,
+    },
+    /// RFC 9207: the response names another issuer (a mix-up attack, or a misconfiguration).
+    #[error("the sign-in answer came from {found:?}, not the configured issuer {expected:?}")]
+    IssuerMismatch { expected: String, found: String },
+    /// RFC 9207: the provider promised an `iss` parameter and the response has none.
+    #[error("the sign-in answer lacks the iss parameter the provider promised (RFC 9207)")]
+    MissingIssuer,
+    /// The answer has neither a code nor an error.
+    #[error("the sign-in answer has no authorization code")]
+    MissingCode,
+    /// The code could not be exchanged for tokens.
+    #[error("the provider did not exchange the authorization code: {0}")]
+    Exchange(String),
+    /// The ID token failed validation.
+    #[error("the provider's ID token is not valid: {0}")]
+    InvalidIdToken(String),
+}
+
+fn describe_provider_error(error: &str, description: Option<&str>) -> String {
+    let plain = match error {
+        "access_denied" => "access was denied or the sign-in was cancelled at the provider",
+        "login_required" | "interaction_required" | "consent_required" => {
+            "the provider needs you to sign in again"
+        }
+        "invalid_scope" => "the requested scopes are not allowed for this application",
+        "unauthorized_client" => "this application may not use this kind of sign-in",
+        "invalid_request" => "the provider rejected the request",
+        "server_error" | "temporarily_unavailable" => {
+            "the provider has a problem right now; try again later"
+        }
+        _ => "",
+    };
+    match (plain.is_empty(), description) {
+        (false, Some(d)) => format!("{plain} ({error}: {d})"),
+        (false, None) => format!("{plain} ({error})"),
+        (true, Some(d)) => format!("{error}: {d}"),
+        (true, None) => error.to_owned(),
+    }
+}
+
+/// A flow that has sent the person to the provider and waits for the answer.
+pub(crate) struct Authorization {
+    pub(crate) url: Url,
+    pub(crate) redirect_uri: String,
+    pub(crate) csrf: CsrfToken,
+    pub(crate) nonce: Nonce,
+    pub(crate) verifier: openidconnect::PkceCodeVerifier,
+}
+
+/// Builds the authorization URL with a fresh PKCE S256 verifier, `state` and `nonce`.
+pub(crate) fn authorization(
+    provider: &Provider,
+    config: &Config,
+    listener: &LoopbackListener,
+    options: &LoginOptions,
+) -> Authorization {
+    let redirect_uri = listener.redirect_uri();
+    let client = provider
+        .client
+        .clone()
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).expect("a loopback URL is valid"));
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .add_scopes(
+            config
+                .scopes
+                .iter()
+                .filter(|s| *s != "openid")
+                .map(|s| Scope::new(s.clone())),
+        );
+    if let Some(audience) = &config.audience {
+        request = request.add_extra_param("audience", audience.clone());
+    }
+    if options.signup {
+        request = request.add_extra_param("screen_hint", "signup");
+    }
+    if let Some(hint) = &options.login_hint {
+        request = request.set_login_hint(LoginHint::new(hint.clone()));
+    }
+    if options.force_login {
+        request = request.add_prompt(CoreAuthPrompt::Login);
+    }
+    let (url, csrf, nonce) = request.url();
+    Authorization {
+        url,
+        redirect_uri,
+        csrf,
+        nonce,
+        verifier,
+    }
+}
+
+/// Checks the callback (error, RFC 9207 `iss`, code) and returns the code.
+pub(crate) fn check_callback(
+    provider: &Provider,
+    callback: &Callback,
+) -> Result<AuthorizationCode, LoginError> {
+    let params = &callback.params;
+    let expected = provider.metadata.issuer().as_str();
+    match params.get("iss") {
+        Some(found) if found != expected => {
+            return Err(LoginError::IssuerMismatch {
+                expected: expected.to_owned(),
+                found: found.clone(),
+            });
+        }
+        None if provider
+            .extra()
+            .authorization_response_iss_parameter_supported =>
+        {
+            return Err(LoginError::MissingIssuer);
+        }
+        _ => {}
+    }
+    if let Some(error) = params.get("error") {
+        return Err(LoginError::Provider {
+            error: error.clone(),
+            description: params.get("error_description").cloned(),
+        });
+    }
+    params
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .map(|c| AuthorizationCode::new(c.clone()))
+        .ok_or(LoginError::MissingCode)
+}
+
+/// Exchanges the code (with the PKCE verifier) and validates the ID token with the nonce.
+pub(crate) async fn exchange(
+    provider: &Provider,
+    config: &Config,
+    http: &reqwest::Client,
+    authorization: Authorization,
+    code: AuthorizationCode,
+) -> Result<(CoreTokenResponse, CoreIdTokenClaims), LoginError> {
+    let client = provider.client.clone().set_redirect_uri(
+        RedirectUrl::new(authorization.redirect_uri).expect("a loopback URL is valid"),
+    );
+    let response = client
+        .exchange_code(code)
+        .map_err(|e| LoginError::Exchange(e.to_string()))?
+        .set_pkce_verifier(authorization.verifier)
+        .request_async(http)
+        .await
+        .map_err(|e| LoginError::Exchange(crate::session::describe_token_error(&e)))?;
+    let id_token = response
+        .id_token()
+        .ok_or_else(|| LoginError::InvalidIdToken("the token response has no ID token".into()))?;
+    let claims = crate::idtoken::verify(
+        provider,
+        http,
+        &config.client_id,
+        id_token,
+        Some(&authorization.nonce),
+    )
+    .await
+    .map_err(LoginError::InvalidIdToken)?;
+    if response.access_token().secret().is_empty() {
+        return Err(LoginError::Exchange(
+            "the token response has an empty access token".into(),
+        ));
+    }
+    Ok((response, claims))
+}
+
+/// The page the browser shows for `result`.
+pub(crate) fn page_outcome<T>(result: &Result<T, LoginError>) -> PageOutcome {
+    match result {
+        Ok(_) => PageOutcome::SignedIn,
+        Err(err) => PageOutcome::Failed(format!(
+            "Sign-in failed: {err}. Return to Latchkey to try again."
+        )),
+    }
+}

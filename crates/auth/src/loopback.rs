@@ -1,0 +1,328 @@
+//! The loopback redirect listener (RFC 8252 §7.3, §8.3).
+//!
+//! Binds `127.0.0.1` on an ephemeral port — never `0.0.0.0`, never `localhost` — and serves
+//! one sign-in: requests with another path or a wrong `state` get a 400 page and the flow goes
+//! on; the right one is handed to the flow, the browser is redirected to a clean URL (so the
+//! code leaves the address bar and the history) showing the outcome, and the listener closes.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+
+/// How long the listener stays up after the callback for the browser to fetch the result page.
+const RESULT_PAGE_GRACE: Duration = Duration::from_secs(5);
+/// How long the callback request may wait for the flow to finish the code exchange.
+const EXCHANGE_WAIT: Duration = Duration::from_secs(60);
+
+/// A bound, not yet serving, loopback listener.
+pub struct LoopbackListener {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl LoopbackListener {
+    /// Binds `127.0.0.1:0`.
+    pub async fn bind() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        let addr = listener.local_addr()?;
+        Ok(Self { listener, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:{port}/callback`.
+    pub fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/callback", self.addr.port())
+    }
+
+    /// Starts serving; only a callback carrying `expected_state` is handed to the flow.
+    pub fn serve(self, expected_state: String) -> CallbackServer {
+        let (callback_tx, callback_rx) = oneshot::channel();
+        let shared = Arc::new(Shared {
+            expected_state,
+            callback_tx: Mutex::new(Some(callback_tx)),
+            outcome: Mutex::new(None),
+            page_served: Notify::new(),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel::<bool>();
+        let app = Router::new()
+            .route("/callback", get(callback))
+            .route("/done", get(done))
+            .fallback(not_found)
+            .with_state(shared.clone());
+        let waiter = shared.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                tokio::select! {
+                    _ = waiter.page_served.notified() => {}
+                    answered = stop_rx => {
+                        // After a callback, let the browser fetch its result page first.
+                        if answered.unwrap_or(false) {
+                            let _ = tokio::time::timeout(RESULT_PAGE_GRACE, waiter.page_served.notified()).await;
+                        }
+                    }
+                }
+            };
+            if let Err(err) = axum::serve(self.listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::warn!("loopback listener failed: {err}");
+            }
+        });
+        CallbackServer {
+            callback_rx: Some(callback_rx),
+            stop_tx: Some(stop_tx),
+            answered: false,
+            task: Some(task),
+        }
+    }
+}
+
+/// The provider's answer, as the callback request carried it.
+pub struct Callback {
+    pub params: HashMap<String, String>,
+    reply: oneshot::Sender<PageOutcome>,
+}
+
+impl Callback {
+    /// Tells the waiting browser how the sign-in ended.
+    pub fn respond(self, outcome: PageOutcome) {
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// What the browser tab shows at the end.
+#[derive(Clone, Debug)]
+pub enum PageOutcome {
+    SignedIn,
+    Failed(String),
+}
+
+/// A serving listener. Dropping it closes the port.
+pub struct CallbackServer {
+    callback_rx: Option<oneshot::Receiver<Callback>>,
+    stop_tx: Option<oneshot::Sender<bool>>,
+    answered: bool,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl CallbackServer {
+    /// Waits for the one callback with the right `state`.
+    pub async fn callback(&mut self) -> Option<Callback> {
+        let rx = self.callback_rx.take()?;
+        let callback = rx.await.ok();
+        self.answered = callback.is_some();
+        callback
+    }
+
+    /// Closes the listener and waits until the port is released.
+    pub async fn close(mut self) {
+        self.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.stop_tx.take() {
+            let _ = tx.send(self.answered);
+        }
+    }
+}
+
+impl Drop for CallbackServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Shared {
+    expected_state: String,
+    callback_tx: Mutex<Option<oneshot::Sender<Callback>>>,
+    outcome: Mutex<Option<PageOutcome>>,
+    page_served: Notify,
+}
+
+/// Compares without an early exit, so response timing says nothing about the state.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+async fn callback(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let state_ok = params
+        .get("state")
+        .is_some_and(|s| same_secret(s, &shared.expected_state));
+    if !state_ok {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not this sign-in",
+            "This link does not belong to the sign-in Latchkey is waiting for. Start the sign-in again from Latchkey.",
+        );
+    }
+    let Some(tx) = shared.callback_tx.lock().expect("callback lock").take() else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Already done",
+            "This sign-in was already completed. You can close this tab.",
+        );
+    };
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if tx
+        .send(Callback {
+            params,
+            reply: reply_tx,
+        })
+        .is_err()
+    {
+        return page(
+            StatusCode::GONE,
+            "Sign-in ended",
+            "Latchkey stopped waiting for this sign-in. Start it again from Latchkey.",
+        );
+    }
+    let outcome = match tokio::time::timeout(EXCHANGE_WAIT, reply_rx).await {
+        Ok(Ok(outcome)) => outcome,
+        _ => PageOutcome::Failed(
+            "Latchkey did not finish the sign-in. Return to Latchkey and try again.".into(),
+        ),
+    };
+    *shared.outcome.lock().expect("outcome lock") = Some(outcome);
+    // 303 to a URL without the code, so it leaves the address bar and the history.
+    Redirect::to("/done").into_response()
+}
+
+async fn done(State(shared): State<Arc<Shared>>) -> Response {
+    let outcome = shared.outcome.lock().expect("outcome lock").clone();
+    let response = match outcome {
+        Some(PageOutcome::SignedIn) => page(
+            StatusCode::OK,
+            "You are signed in",
+            "You are signed in. Return to Latchkey — you can close this tab.",
+        ),
+        Some(PageOutcome::Failed(why)) => page(StatusCode::OK, "Sign-in failed", &why),
+        None => {
+            return page(
+                StatusCode::NOT_FOUND,
+                "Nothing here",
+                "There is no sign-in result to show.",
+            );
+        }
+    };
+    shared.page_served.notify_one();
+    response
+}
+
+async fn not_found() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Not this sign-in",
+        "Latchkey expected its sign-in callback here, not this address.",
+    )
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Latchkey</title>\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>body{{font-family:system-ui,sans-serif;\
+display:flex;justify-content:center;padding:4rem 1rem;background:#f4f5f7;color:#1d2330}}main{{background:#fff;\
+border-radius:12px;padding:2rem;max-width:26rem;box-shadow:0 2px 12px rgba(0,0,0,.08)}}h1{{font-size:1.3rem}}\
+@media (prefers-color-scheme:dark){{body{{background:#14171c;color:#e6e9ef}}main{{background:#1e232b}}}}</style></head>\
+<body><main><h1>{title}</h1><p>{message}</p></main></body></html>",
+        title = escape(title),
+        message = escape(message)
+    );
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn binds_loopback_ip_literal_on_an_ephemeral_port() {
+        let listener = LoopbackListener::bind().await.unwrap();
+        let addr = listener.local_addr();
+        assert_eq!(addr.ip(), std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
+        assert_ne!(addr.port(), 0);
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://127.0.0.1:{}/callback", addr.port())
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_state_and_path_get_400_and_the_right_callback_still_arrives() {
+        let listener = LoopbackListener::bind().await.unwrap();
+        let base = format!("http://{}", listener.local_addr());
+        let mut server = listener.serve("expected-state".into());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for url in [
+            format!("{base}/callback?code=x&state=wrong"),
+            format!("{base}/callback?code=x"),
+            format!("{base}/favicon.ico"),
+            format!("{base}/other?code=x&state=expected-state"),
+        ] {
+            let response = http.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{url}");
+            assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        }
+        let browser = tokio::spawn({
+            let http = http.clone();
+            let url = format!("{base}/callback?code=the-code&state=expected-state");
+            async move { http.get(url).send().await.unwrap() }
+        });
+        let callback = server.callback().await.expect("the right callback arrives");
+        assert_eq!(callback.params["code"], "the-code");
+        callback.respond(PageOutcome::SignedIn);
+        let redirect = browser.await.unwrap();
+        assert_eq!(redirect.status(), 303);
+        assert_eq!(redirect.headers()["location"], "/done");
+        let page = http.get(format!("{base}/done")).send().await.unwrap();
+        assert!(page.text().await.unwrap().contains("You are signed in"));
+        server.close().await;
+        assert!(
+            http.get(format!("{base}/done")).send().await.is_err(),
+            "the port is closed afterwards"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Discovery, the JWKS cache and the OpenID client built from them.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    JsonWebKeySet,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{Config, check_endpoint_url};
+
+/// An unknown `kid` may refetch the JWKS at most this often.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Discovery fields beyond what openidconnect models.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ExtraMetadata {
+    /// RFC 7009.
+    pub revocation_endpoint: Option<Url>,
+    /// OpenID Connect RP-Initiated Logout 1.0.
+    pub end_session_endpoint: Option<Url>,
+    /// RFC 7636 §4.3 / RFC 8414.
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+pub type ProviderMetadata = openidconnect::ProviderMetadata<
+    ExtraMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// The OpenID client as discovery leaves it: authorization endpoint set, token and
+/// userinfo endpoints as the provider published them.
+pub type OidcClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Why the provider cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The discovery document or JWKS could not be fetched or parsed, or its issuer differs.
+    #[error("cannot read the provider's configuration at {issuer}: {detail}")]
+    Fetch { issuer: String, detail: String },
+    /// RFC 7636: Latchkey uses PKCE S256 only.
+    #[error("the provider at {0} does not support PKCE with S256, which Latchkey requires")]
+    NoPkceS256(String),
+    /// An endpoint the provider published is not https (loopback excepted).
+    #[error("the provider's {endpoint} {problem}")]
+    InsecureEndpoint {
+        endpoint: &'static str,
+        problem: String,
+    },
+}
+
+/// A discovered provider.
+pub struct Provider {
+    pub(crate) metadata: ProviderMetadata,
+    pub(crate) client: OidcClient,
+    jwks: Mutex<(JsonWebKeySet<CoreJsonWebKey>, Option<Instant>)>,
+}
+
+impl Provider {
+    pub async fn discover(config: &Config, http: &reqwest::Client) -> Result<Self, DiscoveryError> {
+        let fetch_err = |detail: String| DiscoveryError::Fetch {
+            issuer: config.issuer.clone(),
+            detail,
+        };
+        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| fetch_err(e.to_string()))?;
+        // openidconnect checks that the document's issuer equals ours exactly.
+        let metadata = ProviderMetadata::discover_async(issuer, http)
+            .await
+            .map_err(|e| fetch_err(error_chain(&e)))?;
+        let extra = metadata.additional_metadata();
+        if !extra
+            .code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256")
+        {
+            return Err(DiscoveryError::NoPkceS256(config.issuer.clone()));
+        }
+        let endpoints = [
+            (
+                "authorization_endpoint",
+                Some(metadata.authorization_endpoint().url().as_str()),
+            ),
+            (
+                "token_endpoint",
+                metadata.token_endpoint().map(|u| u.url().as_str()),
+            ),
+            ("jwks_uri", Some(metadata.jwks_uri().url().as_str())),
+            (
+                "userinfo_endpoint",
+                metadata.userinfo_endpoint().map(|u| u.url().as_str()),
+            ),
+            (
+                "revocation_endpoint",
+                extra.revocation_endpoint.as_ref().map(Url::as_str),
+            ),
+            (
+                "end_session_endpoint",
+                extra.end_session_endpoint.as_ref().map(Url::as_str),
+            ),
+        ];
+        for (endpoint, url) in endpoints {
+            if let Some(url) = url {
+                check_endpoint_url(url)
+                    .map_err(|problem| DiscoveryError::InsecureEndpoint { endpoint, problem })?;
+            }
+        }
+        if metadata.token_endpoint().is_none() {
+            return Err(fetch_err(
+                "the discovery document has no token_endpoint".into(),
+            ));
+        }
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(config.client_id.clone()),
+            None,
+        );
+        let jwks = metadata.jwks().clone();
+        Ok(Self {
+            metadata,
+            client,
+            jwks: Mutex::new((jwks, None)),
+        })
+    }
+
+    pub(crate) fn extra(&self) -> &ExtraMetadata {
+        self.metadata.additional_metadata()
+    }
+
+    pub(crate) fn jwks(&self) -> JsonWebKeySet<CoreJsonWebKey> {
+        self.jwks.lock().expect("jwks lock").0.clone()
+    }
+
+    /// Refetches the JWKS after an unknown `kid`, at most once per [`JWKS_REFETCH_INTERVAL`].
+    /// Returns whether a fresh set was fetched.
+    pub(crate) async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
+        {
+            let guard = self.jwks.lock().expect("jwks lock");
+            if guard.1.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
+                return false;
+            }
+        }
+        match JsonWebKeySet::fetch_async(self.metadata.jwks_uri(), http).await {
+            Ok(fresh) => {
+                *self.jwks.lock().expect("jwks lock") = (fresh, Some(Instant::now()));
+                true
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "refetching the provider's JWKS failed: {}",
+                    error_chain(&err)
+                );
+                self.jwks.lock().expect("jwks lock").1 = Some(Instant::now());
+                false
+            }
+        }
+    }
+}
+
+/// An error with its sources, on one line.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}

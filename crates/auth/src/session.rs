@@ -1,0 +1,552 @@
+//! The signed-in session: tokens in memory, the refresh token in the vault.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreErrorResponseType, CoreIdToken, CoreIdTokenClaims, CoreTokenResponse,
+};
+use openidconnect::{
+    AccessToken, OAuth2TokenResponse, RefreshToken, RequestTokenError, TokenResponse,
+};
+use serde::Serialize;
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::browser::{BrowserLauncher, SystemBrowser};
+use crate::config::{Config, RedirectMode};
+use crate::login::{self, LoginError, LoginOptions};
+use crate::loopback::LoopbackListener;
+use crate::provider::{DiscoveryError, Provider, error_chain};
+use crate::vault::{Vault, VaultError};
+
+/// A token is refreshed this long before it expires (or at half its lifetime, if shorter).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// Who is signed in, as the ID token says. Holds no token.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Profile {
+    pub sub: String,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    /// The validated ID token claims, for display.
+    pub claims: serde_json::Value,
+}
+
+impl Profile {
+    fn from_claims(claims: &CoreIdTokenClaims) -> Self {
+        Self {
+            sub: claims.subject().to_string(),
+            name: claims
+                .name()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string())
+                .or_else(|| claims.preferred_username().map(|u| u.to_string())),
+            nickname: claims
+                .nickname()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string()),
+            email: claims.email().map(|e| e.to_string()),
+            picture: claims
+                .picture()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string()),
+            claims: serde_json::to_value(claims).unwrap_or_default(),
+        }
+    }
+
+    /// The best name to greet the person with.
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.nickname.as_deref())
+            .or(self.email.as_deref())
+            .unwrap_or(&self.sub)
+    }
+}
+
+/// Why the session cannot produce what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Nobody is signed in.
+    #[error("you are not signed in")]
+    SignedOut,
+    /// The provider ended the session (`invalid_grant`); the stored token was deleted.
+    #[error("your session has ended; sign in again")]
+    Expired,
+    /// The provider could not be reached; the stored session is kept for later.
+    #[error("cannot reach the sign-in provider ({0}); your session is kept, try again when online")]
+    Offline(String),
+    /// The provider answered with a server error; the stored session is kept.
+    #[error("the sign-in provider is having problems ({0}); your session is kept, try again later")]
+    ProviderUnavailable(String),
+    /// The provider refused the refresh for another reason.
+    #[error("the sign-in provider refused to renew the session: {0}")]
+    Provider(String),
+    /// A refreshed ID token failed validation or names someone else.
+    #[error("the provider's ID token is not valid: {0}")]
+    InvalidIdToken(String),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// What `restore` found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Restored {
+    SignedIn(Profile),
+    NothingStored,
+}
+
+/// What `logout` did.
+#[derive(Clone, Debug)]
+pub struct LogoutOutcome {
+    /// The refresh token was revoked at the provider (RFC 7009).
+    pub revoked: bool,
+    /// The provider's end-session URL, to end its browser session too.
+    pub end_session_url: Option<Url>,
+    /// The vault entry could not be deleted.
+    pub vault_error: Option<VaultError>,
+}
+
+struct Tokens {
+    access: AccessToken,
+    /// When the access token should be renewed; `None` if the provider gave no lifetime.
+    renew_at: Option<Instant>,
+    refresh: Option<RefreshToken>,
+    id_token: Option<CoreIdToken>,
+    claims: CoreIdTokenClaims,
+    generation: u64,
+}
+
+enum Interrupt {
+    Cancelled,
+    Replaced,
+}
+
+struct Inner {
+    config: Config,
+    http: reqwest::Client,
+    browser: Arc<dyn BrowserLauncher>,
+    vault: Vault,
+    provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
+    tokens: Mutex<Option<Tokens>>,
+    /// A refresh token read from the vault but not yet redeemed (the provider was offline).
+    dormant: Mutex<Option<RefreshToken>>,
+    refresh_lock: tokio::sync::Mutex<u64>,
+    pending: Mutex<Option<oneshot::Sender<Interrupt>>>,
+    vault_problem: Mutex<Option<VaultError>>,
+}
+
+/// The session. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("issuer", &self.inner.config.issuer)
+            .field("signed_in", &self.is_signed_in())
+            .finish()
+    }
+}
+
+/// The HTTP client for provider calls: no redirects (oauth2's advice against SSRF), rustls.
+pub fn provider_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a reqwest client with rustls builds")
+}
+
+impl Session {
+    /// A session that opens the system browser.
+    pub fn new(config: Config) -> Self {
+        Self::with_browser(config, Arc::new(SystemBrowser))
+    }
+
+    pub fn with_browser(config: Config, browser: Arc<dyn BrowserLauncher>) -> Self {
+        let vault = Vault::for_client(&config.issuer, &config.client_id);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                http: provider_http_client(),
+                browser,
+                vault,
+                provider: tokio::sync::Mutex::new(None),
+                tokens: Mutex::new(None),
+                dormant: Mutex::new(None),
+                refresh_lock: tokio::sync::Mutex::new(0),
+                pending: Mutex::new(None),
+                vault_problem: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    /// The last vault problem, if the vault is failing: the session then lives in memory only.
+    pub fn vault_problem(&self) -> Option<VaultError> {
+        self.inner
+            .vault_problem
+            .lock()
+            .expect("vault problem lock")
+            .clone()
+    }
+
+    pub fn is_signed_in(&self) -> bool {
+        self.inner.tokens.lock().expect("tokens lock").is_some()
+    }
+
+    pub fn profile(&self) -> Option<Profile> {
+        self.inner
+            .tokens
+            .lock()
+            .expect("tokens lock")
+            .as_ref()
+            .map(|t| Profile::from_claims(&t.claims))
+    }
+
+    /// Discovers the provider once; a failure is not cached, so the next call retries.
+    pub async fn provider(&self) -> Result<Arc<Provider>, DiscoveryError> {
+        let mut cached = self.inner.provider.lock().await;
+        if let Some(p) = cached.as_ref() {
+            return Ok(p.clone());
+        }
+        let provider = Arc::new(Provider::discover(&self.inner.config, &self.inner.http).await?);
+        *cached = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Restores the session from the vault at start-up. A network error keeps the stored
+    /// token (call again later); only `invalid_grant` deletes it.
+    pub async fn restore(&self) -> Result<Restored, SessionError> {
+        if let Some(profile) = self.profile() {
+            return Ok(Restored::SignedIn(profile));
+        }
+        let stored = self.inner.dormant.lock().expect("dormant lock").clone();
+        let stored = match stored {
+            Some(token) => Some(token),
+            None => match self.inner.vault.load().await {
+                Ok(token) => token,
+                Err(err) => {
+                    self.note_vault_problem(&err);
+                    return Err(SessionError::Vault(err));
+                }
+            },
+        };
+        let Some(refresh) = stored else {
+            return Ok(Restored::NothingStored);
+        };
+        *self.inner.dormant.lock().expect("dormant lock") = Some(refresh.clone());
+        let _guard = self.inner.refresh_lock.lock().await;
+        self.redeem(refresh).await?;
+        self.inner.dormant.lock().expect("dormant lock").take();
+        Ok(Restored::SignedIn(
+            self.profile().ok_or(SessionError::SignedOut)?,
+        ))
+    }
+
+    /// Signs in through the system browser. `on_url` receives the sign-in URL before the
+    /// browser is asked to open it, so a front end can show or copy it. A sign-in already
+    /// waiting is replaced.
+    pub async fn login(
+        &self,
+        options: LoginOptions,
+        on_url: impl FnOnce(&Url) + Send,
+    ) -> Result<Profile, LoginError> {
+        if self.inner.config.redirect != RedirectMode::Loopback {
+            return Err(LoginError::RedirectModeUnsupported);
+        }
+        let (interrupt_tx, interrupt_rx) = oneshot::channel();
+        if let Some(previous) = self
+            .inner
+            .pending
+            .lock()
+            .expect("pending lock")
+            .replace(interrupt_tx)
+        {
+            let _ = previous.send(Interrupt::Replaced);
+        }
+        let result = self.login_inner(options, on_url, interrupt_rx).await;
+        if let Err(err) = &result {
+            tracing::info!("sign-in did not complete: {err}");
+        }
+        result
+    }
+
+    /// Ends a sign-in that is waiting for the browser.
+    pub fn cancel_login(&self) -> bool {
+        match self.inner.pending.lock().expect("pending lock").take() {
+            Some(tx) => tx.send(Interrupt::Cancelled).is_ok(),
+            None => false,
+        }
+    }
+
+    async fn login_inner(
+        &self,
+        options: LoginOptions,
+        on_url: impl FnOnce(&Url) + Send,
+        mut interrupt: oneshot::Receiver<Interrupt>,
+    ) -> Result<Profile, LoginError> {
+        let provider = self.provider().await?;
+        let listener = LoopbackListener::bind()
+            .await
+            .map_err(LoginError::Listener)?;
+        let authorization =
+            login::authorization(&provider, &self.inner.config, &listener, &options);
+        let mut server = listener.serve(authorization.csrf.secret().clone());
+        on_url(&authorization.url);
+        if let Err(err) = self.inner.browser.open(&authorization.url) {
+            tracing::warn!("could not open the browser ({err}); the sign-in URL is shown instead");
+        }
+        let callback = tokio::select! {
+            callback = server.callback() => callback.ok_or(LoginError::Cancelled)?,
+            why = &mut interrupt => return Err(match why {
+                Ok(Interrupt::Replaced) => LoginError::Replaced,
+                _ => LoginError::Cancelled,
+            }),
+            _ = tokio::time::sleep(options.timeout) => return Err(LoginError::TimedOut(options.timeout)),
+        };
+        let result = async {
+            let code = login::check_callback(&provider, &callback)?;
+            login::exchange(
+                &provider,
+                &self.inner.config,
+                &self.inner.http,
+                authorization,
+                code,
+            )
+            .await
+        }
+        .await;
+        callback.respond(login::page_outcome(&result));
+        let (response, claims) = result?;
+        self.inner.pending.lock().expect("pending lock").take();
+        self.adopt(response, claims).await;
+        Ok(self.profile().expect("just signed in"))
+    }
+
+    /// Takes fresh tokens: a new refresh token goes to the vault before the access token is used.
+    async fn adopt(&self, response: CoreTokenResponse, claims: CoreIdTokenClaims) {
+        let previous_refresh = self
+            .inner
+            .tokens
+            .lock()
+            .expect("tokens lock")
+            .as_ref()
+            .and_then(|t| t.refresh.clone());
+        let refresh = response.refresh_token().cloned().or(previous_refresh);
+        if let Some(new) = response.refresh_token() {
+            match self.inner.vault.store(new).await {
+                Ok(()) => *self.inner.vault_problem.lock().expect("vault problem lock") = None,
+                Err(err) => self.note_vault_problem(&err),
+            }
+        }
+        let lifetime = response.expires_in();
+        let renew_at = lifetime.map(|life| Instant::now() + life - REFRESH_MARGIN.min(life / 2));
+        let mut tokens = self.inner.tokens.lock().expect("tokens lock");
+        let generation = tokens.as_ref().map_or(0, |t| t.generation) + 1;
+        let id_token = response
+            .id_token()
+            .cloned()
+            .or_else(|| tokens.as_ref().and_then(|t| t.id_token.clone()));
+        *tokens = Some(Tokens {
+            access: response.access_token().clone(),
+            renew_at,
+            refresh,
+            id_token,
+            claims,
+            generation,
+        });
+    }
+
+    fn note_vault_problem(&self, err: &VaultError) {
+        tracing::warn!("{err}");
+        *self.inner.vault_problem.lock().expect("vault problem lock") = Some(err.clone());
+    }
+
+    /// A valid access token, refreshed first if it is about to expire. Concurrent callers
+    /// share one refresh.
+    pub async fn access_token(&self) -> Result<(AccessToken, u64), SessionError> {
+        let stale_generation = {
+            let tokens = self.inner.tokens.lock().expect("tokens lock");
+            let tokens = tokens.as_ref().ok_or(SessionError::SignedOut)?;
+            if tokens.renew_at.is_none_or(|at| Instant::now() < at) {
+                return Ok((tokens.access.clone(), tokens.generation));
+            }
+            tokens.generation
+        };
+        self.refresh(stale_generation).await?;
+        let tokens = self.inner.tokens.lock().expect("tokens lock");
+        let tokens = tokens.as_ref().ok_or(SessionError::SignedOut)?;
+        Ok((tokens.access.clone(), tokens.generation))
+    }
+
+    /// Renews the tokens unless someone already replaced generation `stale_generation`.
+    pub async fn refresh(&self, stale_generation: u64) -> Result<(), SessionError> {
+        let _guard = self.inner.refresh_lock.lock().await;
+        let refresh = {
+            let tokens = self.inner.tokens.lock().expect("tokens lock");
+            let tokens = tokens.as_ref().ok_or(SessionError::SignedOut)?;
+            if tokens.generation != stale_generation {
+                return Ok(());
+            }
+            tokens.refresh.clone().ok_or(SessionError::Expired)?
+        };
+        self.redeem(refresh).await
+    }
+
+    /// Exchanges `refresh` at the token endpoint. Call with `refresh_lock` held.
+    async fn redeem(&self, refresh: RefreshToken) -> Result<(), SessionError> {
+        let provider = self.provider().await.map_err(|e| match e {
+            DiscoveryError::Fetch { detail, .. } => SessionError::Offline(detail),
+            other => SessionError::Discovery(other),
+        })?;
+        let request = provider
+            .client
+            .exchange_refresh_token(&refresh)
+            .map_err(|e| SessionError::Provider(e.to_string()))?;
+        let response = match request.request_async(&self.inner.http).await {
+            Ok(response) => response,
+            Err(RequestTokenError::ServerResponse(err))
+                if *err.error() == CoreErrorResponseType::InvalidGrant =>
+            {
+                tracing::info!(
+                    "the provider ended the session (invalid_grant); deleting the stored token"
+                );
+                self.forget().await;
+                return Err(SessionError::Expired);
+            }
+            Err(err @ RequestTokenError::Request(_)) => {
+                return Err(SessionError::Offline(describe_token_error(&err)));
+            }
+            Err(err @ RequestTokenError::ServerResponse(_)) => {
+                return Err(SessionError::Provider(describe_token_error(&err)));
+            }
+            Err(err) => {
+                return Err(SessionError::ProviderUnavailable(describe_token_error(
+                    &err,
+                )));
+            }
+        };
+        let previous = self
+            .inner
+            .tokens
+            .lock()
+            .expect("tokens lock")
+            .as_ref()
+            .map(|t| t.claims.clone());
+        let claims = match response.id_token() {
+            Some(id_token) => {
+                let claims = crate::idtoken::verify(
+                    &provider,
+                    &self.inner.http,
+                    &self.inner.config.client_id,
+                    id_token,
+                    None,
+                )
+                .await
+                .map_err(SessionError::InvalidIdToken)?;
+                // OpenID Connect Core §12.2: a refreshed ID token is about the same person.
+                if let Some(previous) = &previous
+                    && (previous.subject() != claims.subject()
+                        || previous.issuer() != claims.issuer())
+                {
+                    return Err(SessionError::InvalidIdToken(
+                        "the refreshed ID token names another user".into(),
+                    ));
+                }
+                claims
+            }
+            None => previous.ok_or_else(|| {
+                SessionError::InvalidIdToken("the provider returned no ID token".into())
+            })?,
+        };
+        self.adopt(response, claims).await;
+        Ok(())
+    }
+
+    /// Clears memory and deletes the stored token.
+    async fn forget(&self) {
+        self.inner.tokens.lock().expect("tokens lock").take();
+        self.inner.dormant.lock().expect("dormant lock").take();
+        if let Err(err) = self.inner.vault.delete().await {
+            self.note_vault_problem(&err);
+        }
+    }
+
+    /// Signs out: revokes the refresh token (RFC 7009) when the provider can, deletes it
+    /// from the vault, clears memory, and returns the provider's end-session URL.
+    pub async fn logout(&self) -> LogoutOutcome {
+        self.cancel_login();
+        let tokens = self.inner.tokens.lock().expect("tokens lock").take();
+        let dormant = self.inner.dormant.lock().expect("dormant lock").take();
+        let refresh = tokens.as_ref().and_then(|t| t.refresh.clone()).or(dormant);
+        let refresh = match refresh {
+            Some(r) => Some(r),
+            None => self.inner.vault.load().await.ok().flatten(),
+        };
+        let provider = self.provider().await.ok();
+        let mut revoked = false;
+        if let (Some(provider), Some(refresh)) = (&provider, &refresh)
+            && let Some(endpoint) = &provider.extra().revocation_endpoint
+        {
+            revoked = crate::revoke::revoke(
+                &self.inner.http,
+                endpoint,
+                &self.inner.config.client_id,
+                refresh,
+            )
+            .await;
+        }
+        let vault_error = self.inner.vault.delete().await.err();
+        let end_session_url = provider.as_ref().and_then(|p| {
+            let mut url = p.extra().end_session_endpoint.clone()?;
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("client_id", &self.inner.config.client_id);
+                if let Some(id_token) = tokens.as_ref().and_then(|t| t.id_token.as_ref()) {
+                    query.append_pair("id_token_hint", &id_token.to_string());
+                }
+            }
+            Some(url)
+        });
+        LogoutOutcome {
+            revoked,
+            end_session_url,
+            vault_error,
+        }
+    }
+}
+
+/// A token endpoint error in words, without the response body (it may echo a token).
+pub(crate) fn describe_token_error<
+    RE: std::error::Error + 'static,
+    T: openidconnect::ErrorResponse + 'static,
+>(
+    err: &RequestTokenError<RE, T>,
+) -> String {
+    match err {
+        RequestTokenError::ServerResponse(response) => response.to_string(),
+        RequestTokenError::Request(e) => error_chain(e),
+        RequestTokenError::Parse(e, _) => {
+            format!("unreadable answer from the token endpoint ({e})")
+        }
+        RequestTokenError::Other(e) => e.clone(),
+    }
+}

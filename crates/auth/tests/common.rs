@@ -1,0 +1,118 @@
+//! A dev stack on ephemeral loopback ports for one test: dev IdP, sample API, and a config.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_auth::{Config, LoginOptions, NoBrowser, Session, SystemBrowser};
+use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
+use tokio::sync::mpsc;
+use url::Url;
+
+pub struct Stack {
+    pub idp: DevIdp,
+    pub api_url: String,
+    pub config: Config,
+}
+
+pub async fn stack() -> Stack {
+    stack_with(Settings::default()).await
+}
+
+pub async fn stack_with(settings: Settings) -> Stack {
+    let idp = DevIdp::start(settings).await.expect("dev IdP starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", listener.local_addr().unwrap());
+    let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
+    tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
+    let config = Config {
+        issuer: idp.issuer().to_owned(),
+        client_id: DESKTOP_CLIENT_ID.to_owned(),
+        audience: Some(API_AUDIENCE.to_owned()),
+        scopes: ["openid", "profile", "email", "offline_access"]
+            .map(String::from)
+            .to_vec(),
+        api_url: Url::parse(&api_url).unwrap(),
+        redirect: latchkey_auth::RedirectMode::Loopback,
+    };
+    Stack {
+        idp,
+        api_url,
+        config,
+    }
+}
+
+/// The scripted browser must be the system browser, or a test would open a real one.
+pub fn require_scripted_browser() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "this test signs in through the system browser: run it with `cargo xtask test`, which puts \
+         the scripted browser first on PATH as xdg-open"
+    );
+}
+
+impl Stack {
+    /// A session whose browser is the system one (the scripted browser under `cargo xtask test`).
+    pub fn session(&self) -> Session {
+        require_scripted_browser();
+        Session::with_browser(self.config.clone(), Arc::new(SystemBrowser))
+    }
+
+    /// A session that opens nothing; the test plays the browser.
+    pub fn session_without_browser(&self) -> Session {
+        Session::with_browser(self.config.clone(), Arc::new(NoBrowser))
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url)
+    }
+}
+
+pub fn as_user(user: &str) -> LoginOptions {
+    LoginOptions {
+        login_hint: Some(user.to_owned()),
+        ..LoginOptions::default()
+    }
+}
+
+/// Starts a login in the background; returns its handle and the sign-in URL.
+pub async fn start_login(
+    session: &Session,
+    options: LoginOptions,
+) -> (
+    tokio::task::JoinHandle<Result<latchkey_auth::Profile, latchkey_auth::LoginError>>,
+    Url,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let s = session.clone();
+    let handle = tokio::spawn(async move {
+        s.login(options, move |url| {
+            let _ = tx.send(url.clone());
+        })
+        .await
+    });
+    let url = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the sign-in URL is announced")
+        .expect("login is running");
+    (handle, url)
+}
+
+pub fn query(url: &Url, key: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{key} missing from {url}"))
+}
+
+/// Runs the scripted browser on `url`, as the system launcher would.
+pub async fn browse(url: &Url) {
+    require_scripted_browser();
+    let status = tokio::process::Command::new("xdg-open")
+        .arg(url.as_str())
+        .status()
+        .await
+        .expect("xdg-open runs");
+    assert!(status.success());
+}

@@ -1,0 +1,201 @@
+//! The sign-in flow end to end on loopback: scripted system browser, dev IdP, sample API.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use latchkey_auth::{ApiClient, LoginError, LoginOptions};
+use latchkey_dev_idp::Tamper;
+
+#[tokio::test]
+async fn jemma_signs_in_and_gets_the_protected_but_not_the_admin_message() {
+    let stack = stack().await;
+    let session = stack.session();
+    let mut announced = None;
+    let profile = session
+        .login(as_user("jemma"), |url| announced = Some(url.clone()))
+        .await
+        .expect("jemma signs in");
+    assert_eq!(profile.name.as_deref(), Some("Jemma Doe"));
+    assert_eq!(profile.email.as_deref(), Some("jemma@example.com"));
+    assert!(
+        profile
+            .picture
+            .as_deref()
+            .unwrap()
+            .ends_with("/avatars/jemma.svg")
+    );
+    assert_eq!(profile.claims["iss"], stack.idp.issuer());
+
+    let url = announced.expect("the sign-in URL was exposed");
+    assert_eq!(query(&url, "code_challenge_method"), "S256");
+    assert_eq!(query(&url, "audience"), "urn:latchkey:sample-api");
+    let redirect = query(&url, "redirect_uri");
+    assert!(
+        redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"),
+        "{redirect}"
+    );
+    assert!(query(&url, "state").len() >= 16 && query(&url, "nonce").len() >= 16);
+
+    let api = ApiClient::new(session.clone());
+    let protected = api
+        .get(&stack.api("/api/messages/protected"))
+        .await
+        .unwrap();
+    assert_eq!(protected.status, 200, "{}", protected.body);
+    assert!(protected.body.contains("successfully validated"));
+    let admin = api.get(&stack.api("/api/messages/admin")).await.unwrap();
+    assert_eq!(admin.status, 403, "{}", admin.body);
+
+    let stored = session.vault().load().await.expect("vault answers");
+    assert!(stored.is_some(), "the refresh token is in the vault");
+}
+
+#[tokio::test]
+async fn sebastian_gets_the_admin_message() {
+    let stack = stack().await;
+    let session = stack.session();
+    session
+        .login(as_user("sebastian"), |_| {})
+        .await
+        .expect("sebastian signs in");
+    let admin = ApiClient::new(session)
+        .get(&stack.api("/api/messages/admin"))
+        .await
+        .unwrap();
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert!(admin.body.contains("admin"));
+}
+
+#[tokio::test]
+async fn requests_with_wrong_state_or_path_do_not_end_the_flow() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let (login, url) = start_login(&session, as_user("paul")).await;
+    let redirect = query(&url, "redirect_uri");
+    let base = redirect.trim_end_matches("/callback");
+    let http = reqwest::Client::new();
+    for probe in [
+        format!("{redirect}?code=stolen&state=guessed"),
+        format!("{redirect}?code=stolen"),
+        format!("{base}/favicon.ico"),
+    ] {
+        assert_eq!(
+            http.get(&probe).send().await.unwrap().status(),
+            400,
+            "{probe}"
+        );
+    }
+    assert!(!login.is_finished(), "the flow is still waiting");
+    browse(&url).await;
+    let profile = login.await.unwrap().expect("paul still signs in");
+    assert_eq!(profile.nickname.as_deref(), Some("paul"));
+}
+
+#[tokio::test]
+async fn cancel_ends_the_flow_and_closes_the_listener() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let (login, url) = start_login(&session, LoginOptions::default()).await;
+    assert!(session.cancel_login());
+    assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
+    let redirect = query(&url, "redirect_uri");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        reqwest::get(&redirect).await.is_err(),
+        "nothing listens any more"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_flow_times_out() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let options = LoginOptions {
+        timeout: Duration::from_millis(300),
+        ..LoginOptions::default()
+    };
+    let err = session.login(options, |_| {}).await.unwrap_err();
+    assert!(matches!(err, LoginError::TimedOut(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_second_login_replaces_the_first() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let (first, first_url) = start_login(&session, LoginOptions::default()).await;
+    let (second, second_url) = start_login(&session, as_user("jemma")).await;
+    assert!(matches!(first.await.unwrap(), Err(LoginError::Replaced)));
+    assert_ne!(query(&first_url, "state"), query(&second_url, "state"));
+    browse(&second_url).await;
+    assert!(second.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_provider_error_becomes_a_clear_error() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let (login, url) = start_login(&session, LoginOptions::default()).await;
+    let callback = format!(
+        "{}?error=access_denied&error_description=User%20said%20no&state={}&iss={}",
+        query(&url, "redirect_uri"),
+        query(&url, "state"),
+        stack.idp.issuer()
+    );
+    let page = reqwest::get(&callback).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign-in failed"), "{page}");
+    let err = login.await.unwrap().unwrap_err();
+    assert!(matches!(&err, LoginError::Provider { error, .. } if error == "access_denied"));
+    assert!(err.to_string().contains("access was denied"), "{err}");
+    assert!(!session.is_signed_in());
+}
+
+#[tokio::test]
+async fn tampered_id_tokens_and_mixed_up_responses_are_rejected() {
+    let stack = stack().await;
+    let cases = [
+        (Tamper::IdTokenBadSignature, "signature"),
+        (Tamper::IdTokenAlgNone, "no signature"),
+        (Tamper::IdTokenWrongIssuer, "issuer"),
+        (Tamper::IdTokenWrongAudience, "audience"),
+        (Tamper::IdTokenExpired, "expired"),
+        (Tamper::IdTokenWrongNonce, "nonce"),
+        (Tamper::ResponseWrongIss, "not the configured issuer"),
+        (Tamper::ResponseWithoutIss, "lacks the iss parameter"),
+    ];
+    for (tamper, expected) in cases {
+        stack.idp.tamper(tamper);
+        let session = stack.session();
+        let err = session
+            .login(as_user("jemma"), |_| {})
+            .await
+            .expect_err(&format!("{tamper:?} must be rejected"));
+        let message = err.to_string().to_lowercase();
+        assert!(message.contains(expected), "{tamper:?}: {message}");
+        assert!(!session.is_signed_in(), "{tamper:?}");
+        assert!(
+            session.vault().load().await.unwrap().is_none(),
+            "{tamper:?}: nothing stored"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_once() {
+    let stack = stack().await;
+    let session = stack.session();
+    session
+        .login(as_user("jemma"), |_| {})
+        .await
+        .expect("first login");
+    let before = stack.idp.counters().jwks_fetches.load(Ordering::SeqCst);
+    stack.idp.rotate_keys().unwrap();
+    session
+        .login(as_user("jemma"), |_| {})
+        .await
+        .expect("login after rotation");
+    let after = stack.idp.counters().jwks_fetches.load(Ordering::SeqCst);
+    assert_eq!(after - before, 1, "one refetch for the unknown kid");
+}
