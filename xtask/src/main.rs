@@ -179,7 +179,14 @@ fn test() -> Result {
     .map_err(|e| e.to_string())?;
     let mut tests = cargo();
     tests
-        .args(["test", "--workspace", "--no-fail-fast", "--", "--color", "never"])
+        .args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--",
+            "--color",
+            "never",
+        ])
         .env("PATH", path)
         .env("LATCHKEY_SCRIPTED_BROWSER", &link)
         .env("CARGO_HOME", cargo_home)

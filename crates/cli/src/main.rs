@@ -1,1 +1,176 @@
-fn main() {}
+//! `latchkey-cli`: Latchkey's sign-in engine on the command line, like `gh auth`.
+//!
+//! ```text
+//! latchkey-cli login [--signup] [--no-browser] [--user NAME]
+//! latchkey-cli status
+//! latchkey-cli call URL
+//! latchkey-cli logout
+//! ```
+//! It reads the same `auth_config.json` as the desktop app (`LATCHKEY_CONFIG`, or
+//! `auth_config.json` in the OS config dir, or the local dev stack) and keeps the refresh
+//! token in the same OS vault entry. No token is ever printed.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use latchkey_auth::{
+    ApiClient, BrowserLauncher, Config, LoginOptions, NoBrowser, Profile, Restored, Session,
+    SystemBrowser,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey-cli",
+    version,
+    about = "Sign in with your OpenID Provider and call your API"
+)]
+struct Cli {
+    /// The configuration file (default: $LATCHKEY_CONFIG, then the OS config dir, then the dev stack).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in through the system browser.
+    Login {
+        /// Open the provider's sign-up screen.
+        #[arg(long)]
+        signup: bool,
+        /// Do not open a browser; only print the sign-in URL (for SSH sessions).
+        #[arg(long)]
+        no_browser: bool,
+        /// Pre-fill this username at the provider.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// Show who is signed in (restores the session from the vault).
+    Status,
+    /// Call an API URL; the access token is attached only under the configured apiUrl.
+    Call { url: String },
+    /// Sign out: revoke the refresh token and delete it from the vault.
+    Logout,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("latchkey-cli: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn describe(profile: &Profile) -> String {
+    match &profile.email {
+        Some(email) => format!("{} <{email}>", profile.display_name()),
+        None => profile.display_name().to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::discover().map_err(|e| e.to_string())?.0,
+    };
+    let no_browser = matches!(
+        cli.command,
+        Command::Login {
+            no_browser: true,
+            ..
+        }
+    );
+    let browser: Arc<dyn BrowserLauncher> = if no_browser {
+        Arc::new(NoBrowser)
+    } else {
+        Arc::new(SystemBrowser)
+    };
+    let session = Session::with_browser(config, browser);
+    match cli.command {
+        Command::Login { signup, user, .. } => {
+            let options = LoginOptions {
+                signup,
+                login_hint: user,
+                ..LoginOptions::default()
+            };
+            let profile = session
+                .login(options, |url| {
+                    eprintln!(
+                        "Sign in in your browser. If it did not open, open this URL:\n\n  {url}\n"
+                    );
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Signed in as {}", describe(&profile));
+            if let Some(problem) = session.vault_problem() {
+                eprintln!("warning: {problem}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status => match session.restore().await {
+            Ok(Restored::SignedIn(profile)) => {
+                println!(
+                    "Signed in as {} at {}",
+                    describe(&profile),
+                    session.config().issuer
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Restored::NothingStored) => {
+                println!("Not signed in. Run `latchkey-cli login`.");
+                Ok(ExitCode::from(1))
+            }
+            Err(err) => Err(err.to_string()),
+        },
+        Command::Call { url } => {
+            match session.restore().await {
+                Ok(Restored::SignedIn(_)) => {}
+                Ok(Restored::NothingStored) => {
+                    return Err("not signed in; run `latchkey-cli login` first".into());
+                }
+                Err(err) => return Err(err.to_string()),
+            }
+            let api = ApiClient::new(session);
+            let response = api.get(&url).await.map_err(|e| e.to_string())?;
+            if !response.authorized {
+                eprintln!(
+                    "note: {url} is not under apiUrl {}; sent without a token",
+                    api.base()
+                );
+            }
+            eprintln!("HTTP {}", response.status);
+            println!("{}", response.body);
+            Ok(if (200..300).contains(&response.status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Logout => {
+            let outcome = session.logout().await;
+            println!("Signed out.");
+            if !outcome.revoked {
+                eprintln!("note: the provider did not confirm revoking the session");
+            }
+            if let Some(err) = outcome.vault_error {
+                eprintln!("warning: {err}");
+            }
+            if let Some(url) = outcome.end_session_url {
+                eprintln!("To end the provider's browser session too, open:\n  {url}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The CLI as a person runs it: a real process, the dev stack on loopback, the real vault.
+
+use std::process::Output;
+
+use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
+use serde_json::json;
+
+struct Stack {
+    idp: DevIdp,
+    api_url: String,
+    config_path: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn stack() -> Stack {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", listener.local_addr().unwrap());
+    let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
+    tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
+    let dir = std::env::temp_dir().join(format!("latchkey-cli-{}", idp.addr().port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("auth_config.json");
+    let config = json!({
+        "issuer": idp.issuer(), "clientId": DESKTOP_CLIENT_ID, "audience": API_AUDIENCE,
+        "apiUrl": api_url, "redirect": "loopback"
+    });
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    Stack {
+        idp,
+        api_url,
+        config_path,
+        _dir: TempDir(dir),
+    }
+}
+
+async fn cli(
+    config: &std::path::Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"));
+    cmd.args(args).env("LATCHKEY_CONFIG", config);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().await.unwrap();
+    (
+        status.success(),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_status_call_logout() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let c = &s.config_path;
+
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("Signed in as Jemma Doe <jemma@example.com>"),
+        "{out}"
+    );
+    assert!(
+        err.contains("/authorize?"),
+        "the sign-in URL is shown: {err}"
+    );
+
+    let vault = latchkey_auth::Vault::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let refresh = vault
+        .load()
+        .await
+        .unwrap()
+        .expect("the CLI stored the refresh token");
+
+    let (ok, status_out, status_err) = cli(c, &["status"], &[]).await;
+    assert!(ok, "{status_out}{status_err}");
+    assert!(
+        status_out.contains("Signed in as Jemma Doe"),
+        "{status_out}"
+    );
+
+    let protected = format!("{}/api/messages/protected", s.api_url);
+    let (ok, call_out, call_err) = cli(c, &["call", &protected], &[]).await;
+    assert!(ok, "{call_out}{call_err}");
+    assert!(call_out.contains("successfully validated"), "{call_out}");
+    let admin = format!("{}/api/messages/admin", s.api_url);
+    let (ok, admin_out, admin_err) = cli(c, &["call", &admin], &[]).await;
+    assert!(
+        !ok && admin_err.contains("HTTP 403"),
+        "{admin_out}{admin_err}"
+    );
+
+    let (ok, logout_out, logout_err) = cli(c, &["logout"], &[]).await;
+    assert!(ok, "{logout_out}{logout_err}");
+    assert!(
+        vault.load().await.unwrap().is_none(),
+        "logout deleted the vault entry"
+    );
+    assert!(
+        !s.idp.refresh_token_is_active(refresh.secret()),
+        "logout revoked the token"
+    );
+    let (ok, out, _) = cli(c, &["status"], &[]).await;
+    assert!(!ok && out.contains("Not signed in"), "{out}");
+
+    for text in [
+        out, err, status_out, status_err, call_out, call_err, logout_out, logout_err,
+    ] {
+        assert!(
+            !text.contains(refresh.secret().as_str()),
+            "a refresh token was printed"
+        );
+        assert!(
+            !text.contains("eyJ"),
+            "something like a JWT was printed: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_config_names_the_file_and_the_problem() {
+    let dir = std::env::temp_dir().join(format!("latchkey-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    let cases = [
+        ("{ \"issuer\": ", "line 1"),
+        (
+            r#"{ "issuer": "http://idp.example.com/", "clientId": "x", "apiUrl": "https://a.example" }"#,
+            "\"issuer\" must be an https URL",
+        ),
+        (
+            r#"{ "issuer": "https://idp.example.com/", "apiUrl": "https://a.example" }"#,
+            "\"clientId\" is missing",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.join(format!("auth_config_{i}.json"));
+        std::fs::write(&path, text).unwrap();
+        let (ok, _, err) = cli(&path, &["status"], &[]).await;
+        assert!(!ok);
+        assert!(err.contains(expected), "{err}");
+        assert!(
+            err.contains(&path.display().to_string()),
+            "names the file: {err}"
+        );
+    }
+    let (ok, _, err) = cli(&dir.join("missing.json"), &["status"], &[]).await;
+    assert!(
+        !ok && err.contains("cannot read the configuration file"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_vault_the_cli_says_so_clearly() {
+    let s = stack().await;
+    let no_bus = [(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/latchkey-no-bus",
+    )];
+    let (ok, _, err) = cli(&s.config_path, &["status"], &no_bus).await;
+    assert!(!ok);
+    assert!(err.contains("no credential vault is available"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
