@@ -1,0 +1,127 @@
+//! The API client: the bearer token goes only under apiUrl, never across a redirect to
+//! another origin, and one 401 triggers one refresh-and-retry.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use common::*;
+use latchkey_auth::{ApiClient, Session, SystemBrowser};
+use url::Url;
+
+/// Serves `router` on an ephemeral loopback port; returns its base URL.
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+#[tokio::test]
+async fn the_token_stays_inside_the_allow_list_even_across_redirects() {
+    let stack = stack().await;
+    let seen_elsewhere: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = seen_elsewhere.clone();
+    let elsewhere = serve(Router::new().route(
+        "/steal",
+        get(move |headers: HeaderMap| async move {
+            let auth = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned());
+            seen.lock().unwrap().push(auth.unwrap_or_default());
+            "stolen?"
+        }),
+    ))
+    .await;
+    let target = format!("{elsewhere}/steal");
+    let api = serve(
+        Router::new()
+            .route(
+                "/api/away",
+                get(move || async move { Redirect::temporary(&target) }),
+            )
+            .route(
+                "/api/inside",
+                get(|| async { Redirect::temporary("/api/echo") }),
+            )
+            .route(
+                "/api/echo",
+                get(|headers: HeaderMap| async move {
+                    format!("bearer={}", headers.contains_key("authorization"))
+                }),
+            ),
+    )
+    .await;
+
+    let mut config = stack.config.clone();
+    config.api_url = Url::parse(&format!("{api}/api")).unwrap();
+    require_scripted_browser();
+    let session = Session::with_browser(config, Arc::new(SystemBrowser));
+    session.login(as_user("jemma"), |_| {}).await.unwrap();
+    let client = ApiClient::new(session);
+
+    let away = client.get(&format!("{api}/api/away")).await.unwrap();
+    assert_eq!(
+        away.status, 307,
+        "the cross-origin redirect is not followed"
+    );
+    assert!(
+        seen_elsewhere.lock().unwrap().is_empty(),
+        "the other origin was never called"
+    );
+
+    let inside = client.get(&format!("{api}/api/inside")).await.unwrap();
+    assert_eq!(
+        (inside.status, inside.body.as_str()),
+        (200, "bearer=true"),
+        "same-origin redirect followed"
+    );
+
+    let outside = client.get(&format!("{elsewhere}/steal")).await.unwrap();
+    assert!(!outside.authorized);
+    assert_eq!(
+        seen_elsewhere.lock().unwrap().as_slice(),
+        [""],
+        "called, but without a token"
+    );
+}
+
+#[tokio::test]
+async fn one_401_refreshes_and_retries_once() {
+    let stack = stack().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let api = serve(Router::new().route(
+        "/api/flaky",
+        get(move || async move {
+            // The first call is refused, as if the token had been revoked early.
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                StatusCode::UNAUTHORIZED.into_response()
+            } else {
+                "ok".into_response()
+            }
+        }),
+    ))
+    .await;
+    let mut config = stack.config.clone();
+    config.api_url = Url::parse(&api).unwrap();
+    require_scripted_browser();
+    let session = Session::with_browser(config, Arc::new(SystemBrowser));
+    session.login(as_user("jemma"), |_| {}).await.unwrap();
+    let response = ApiClient::new(session)
+        .get(&format!("{api}/api/flaky"))
+        .await
+        .unwrap();
+    assert_eq!((response.status, response.body.as_str()), (200, "ok"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "exactly one retry");
+    assert_eq!(
+        stack.idp.counters().refresh_grants.load(Ordering::SeqCst),
+        1,
+        "one refresh"
+    );
+}

@@ -1,0 +1,229 @@
+//! The dev IdP over HTTP, as a strict provider must behave: PKCE, redirect matching,
+//! single-use codes, refresh rotation with reuse detection.
+
+use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp, Settings};
+use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
+use serde_json::Value;
+
+const REDIRECT: &str = "http://127.0.0.1:49999/callback";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn authorize_url(idp: &DevIdp, challenge: Option<&str>, redirect: &str) -> String {
+    let mut url = url::Url::parse(&format!("{}authorize", idp.issuer())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", DESKTOP_CLIENT_ID)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid profile offline_access")
+        .append_pair("state", "st");
+    if let Some(challenge) = challenge {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256");
+    }
+    url.into()
+}
+
+/// Logs jemma in by hand; returns the code and the verifier.
+async fn code_for_jemma(idp: &DevIdp) -> (String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let page = http()
+        .get(authorize_url(idp, Some(challenge.as_str()), REDIRECT))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tx = page
+        .split("name=\"tx\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form carries its transaction id")
+        .to_owned();
+    let response = http()
+        .post(format!("{}login", idp.issuer()))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("action", "login"),
+            ("username", "jemma"),
+            ("password", "todo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(REDIRECT));
+    let param = |k: &str| {
+        location
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("st"));
+    assert_eq!(param("iss").as_deref(), Some(idp.issuer()), "RFC 9207 iss");
+    (param("code").expect("a code"), verifier.secret().clone())
+}
+
+async fn token(idp: &DevIdp, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}oauth/token", idp.issuer()))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn redeem(idp: &DevIdp, code: &str, verifier: &str) -> (u16, Value) {
+    token(
+        idp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", DESKTOP_CLIENT_ID),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+async fn refresh(idp: &DevIdp, refresh_token: &str) -> (u16, Value) {
+    token(
+        idp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", DESKTOP_CLIENT_ID),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_bound_to_the_pkce_verifier() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let (code, verifier) = code_for_jemma(&idp).await;
+    let wrong = PkceCodeVerifier::new("a".repeat(43));
+    let (status, body) = redeem(&idp, &code, wrong.secret()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let (code, verifier2) = code_for_jemma(&idp).await;
+    let _ = verifier;
+    let (status, body) = redeem(&idp, &code, &verifier2).await;
+    assert_eq!(status, 200, "{body}");
+    let first_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    // Replaying the code fails and revokes what it issued (RFC 6749 §4.1.2).
+    let (status, body) = redeem(&idp, &code, &verifier2).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(!idp.refresh_token_is_active(&first_refresh));
+}
+
+#[tokio::test]
+async fn refresh_rotation_detects_reuse_and_revokes_the_family() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let (code, verifier) = code_for_jemma(&idp).await;
+    let (_, body) = redeem(&idp, &code, &verifier).await;
+    let r1 = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, body) = refresh(&idp, &r1).await;
+    assert_eq!(status, 200, "{body}");
+    let r2 = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2, "rotated");
+    assert!(body["id_token"].is_string());
+
+    // r1 again: a stolen copy. The whole family dies, r2 included.
+    let (status, body) = refresh(&idp, &r1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(&idp, &r2).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn unregistered_redirects_are_not_followed_and_pkce_is_required() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    for redirect in [
+        "http://localhost:49999/callback",
+        "https://attacker.example/callback",
+        "http://127.0.0.1:1/other",
+    ] {
+        let response = http()
+            .get(authorize_url(&idp, Some(challenge.as_str()), redirect))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{redirect}");
+        assert!(
+            response.headers().get("location").is_none(),
+            "{redirect}: never redirected"
+        );
+    }
+    let response = http()
+        .get(authorize_url(&idp, None, REDIRECT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("error=invalid_request"), "{location}");
+}
+
+#[tokio::test]
+async fn wrong_password_keeps_the_form_with_a_message() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let page = http()
+        .get(authorize_url(&idp, Some(challenge.as_str()), REDIRECT))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("not for production") || page.contains("Not for production"));
+    let tx = page
+        .split("name=\"tx\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let response = http()
+        .post(format!("{}login", idp.issuer()))
+        .form(&[
+            ("tx", tx),
+            ("action", "login"),
+            ("username", "jemma"),
+            ("password", "nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password")
+    );
+}
