@@ -4,6 +4,10 @@
 //!   formatting and lints, starts a real Secret Service (gnome-keyring inside a private
 //!   D-Bus session), puts the scripted browser first on `PATH` as `xdg-open`, and runs every
 //!   test of the workspace.
+//! - `cargo xtask ui [--release]`: builds the Sycamore UI to `ui/dist` (cargo for wasm32,
+//!   then wasm-bindgen; no downloads).
+//! - `cargo xtask demo`: installs what it needs, builds the app and runs it against the
+//!   local dev stack (dev IdP and sample API on loopback).
 //! - `cargo xtask dev-stack`: runs the dev IdP (127.0.0.1:6080) and the sample API
 //!   (127.0.0.1:6060) until Ctrl-C.
 //!
@@ -23,15 +27,36 @@ const TEST_PACKAGES: &[&str] = &[
     "libsecret-tools",
     "xdg-utils",
     "procps",
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+];
+
+/// Debian packages that building the Tauri shell needs.
+const BUILD_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "build-essential",
+    "file",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libsoup-3.0-dev",
+    "libjavascriptcoregtk-4.1-dev",
+    "librsvg2-dev",
+    "libayatana-appindicator3-dev",
+    "libxdo-dev",
 ];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("ui") => {
+            ensure_packages(BUILD_PACKAGES).and_then(|()| ui(args.iter().any(|a| a == "--release")))
+        }
         Some("dev-stack") => dev_stack(),
+        Some("demo") => demo(),
         _ => {
-            eprintln!("usage: cargo xtask <test|dev-stack>");
+            eprintln!("usage: cargo xtask <demo|test|ui [--release]|dev-stack>");
             return ExitCode::from(2);
         }
     };
@@ -131,8 +156,15 @@ fn ensure_packages(packages: &[&str]) -> Result {
 }
 
 fn test() -> Result {
-    ensure_packages(TEST_PACKAGES)?;
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(TEST_PACKAGES)
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    ensure_cargo_tool("tauri-driver", "2", true)?;
     let target = target_dir();
+    ui(true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -144,6 +176,14 @@ fn test() -> Result {
         "warnings",
     ]))?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey",
+        "--features",
+        "custom-protocol",
+    ]))?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 
     // The scripted browser stands in for the system browser exactly where a user's system
@@ -189,6 +229,8 @@ fn test() -> Result {
         ])
         .env("PATH", path)
         .env("LATCHKEY_SCRIPTED_BROWSER", &link)
+        .env("LATCHKEY_APP", target.join("debug/latchkey"))
+        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
         .env("CARGO_HOME", cargo_home)
         .env("RUSTUP_HOME", rustup_home)
         .env("HOME", &test_home)
@@ -220,7 +262,10 @@ impl InKeyringSession for Command {
             .arg("--")
             .arg("sh")
             .arg("-c")
-            .arg("printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"")
+            .arg(
+                "printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
+                 exec xvfb-run -a -s '-screen 0 1280x800x24' \"$@\"",
+            )
             .arg("sh")
             .arg(program)
             .args(args);
@@ -260,6 +305,52 @@ fn stop_keyring_daemons(runtime: &Path) {
     }
 }
 
+/// Builds the app, starts the dev stack, and runs the app against it until its window closes.
+fn demo() -> Result {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return Err(
+            "no display to open a window on. On a machine without one, run it under a virtual \
+             display: `xvfb-run -a cargo xtask demo` (Debian package xvfb)"
+                .into(),
+        );
+    }
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(&["gnome-keyring", "dbus", "xdg-utils"])
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    ui(true)?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey",
+        "-p",
+        "latchkey-dev-idp",
+        "-p",
+        "latchkey-api",
+        "--features",
+        "latchkey/custom-protocol",
+    ]))?;
+    let target = target_dir();
+    let mut idp = Command::new(target.join("debug/dev-idp"))
+        .spawn()
+        .map_err(|e| format!("cannot start dev-idp: {e}"))?;
+    let mut api = Command::new(target.join("debug/latchkey-api"))
+        .spawn()
+        .map_err(|e| format!("cannot start the API: {e}"))?;
+    eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
+    let status = Command::new(target.join("debug/latchkey"))
+        .env_remove("LATCHKEY_CONFIG")
+        .status();
+    let _ = api.kill();
+    let _ = idp.kill();
+    status
+        .map(|_| ())
+        .map_err(|e| format!("cannot run the app: {e}"))
+}
+
 fn dev_stack() -> Result {
     run(cargo().args([
         "build",
@@ -279,4 +370,103 @@ fn dev_stack() -> Result {
     let status = api.wait();
     let _ = idp.kill();
     status.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The `wasm-bindgen` version in Cargo.lock: the CLI must be exactly that version.
+fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let marker = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&marker)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
+        + marker.len();
+    Ok(lock[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Installs a cargo tool into ~/.cargo/bin unless a wanted version is already there:
+/// `version` is exact ("0.2.130") or a major version ("2").
+fn ensure_cargo_tool(package: &str, version: &str, locked: bool) -> Result {
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let listed = Command::new(&cargo_bin)
+        .args(["install", "--list"])
+        .output();
+    let installed = listed
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let present = installed.lines().any(|line| {
+        line.strip_prefix(&format!("{package} v"))
+            .and_then(|rest| rest.split(':').next())
+            .is_some_and(|v| v == version || v.starts_with(&format!("{version}.")))
+    });
+    if present {
+        return Ok(());
+    }
+    let requirement = if version.contains('.') {
+        format!("={version}")
+    } else {
+        format!("^{version}")
+    };
+    let mut install = Command::new(cargo_bin);
+    install.args(["install", package, "--version", &requirement]);
+    if locked {
+        install.arg("--locked");
+    }
+    run(&mut install)
+}
+
+/// Builds the UI into ui/dist.
+fn ui(release: bool) -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if !matches!(&installed, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+    {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    ensure_cargo_tool("wasm-bindgen-cli", &locked_version("wasm-bindgen")?, false)?;
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    if release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    let root = workspace_root();
+    let dist = root.join("ui/dist");
+    let _ = std::fs::remove_dir_all(&dist);
+    std::fs::create_dir_all(&dist).map_err(|e| e.to_string())?;
+    let wasm = target_dir().join(format!("wasm32-unknown-unknown/{profile}/latchkey-ui.wasm"));
+    run(Command::new("wasm-bindgen")
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            "latchkey_ui",
+            "--out-dir",
+        ])
+        .arg(&dist)
+        .arg(wasm))?;
+    for (from, to) in [
+        ("ui/index.html", "index.html"),
+        ("ui/main.js", "main.js"),
+        ("ui/style.css", "style.css"),
+        ("icons/128x128.png", "icon.png"),
+    ] {
+        std::fs::copy(root.join(from), dist.join(to))
+            .map_err(|e| format!("copying {from}: {e}"))?;
+    }
+    Ok(())
 }

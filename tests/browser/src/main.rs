@@ -6,6 +6,7 @@
 //! password from `SCRIPTED_BROWSER_PASSWORD` (default `todo`), then submits; consent and
 //! other one-button forms are submitted as they are. It keeps cookies and follows redirects,
 //! the loopback callback included. What it did goes to `SCRIPTED_BROWSER_LOG` if set.
+//! `SCRIPTED_BROWSER_DELAY_MS` makes it wait first, as a person takes a moment to look.
 
 use std::io::Write;
 
@@ -79,6 +80,12 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: scripted-browser URL");
     };
     let start = Url::parse(&start).context("the URL to open")?;
+    if let Some(ms) = std::env::var("SCRIPTED_BROWSER_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let hint = start
         .query_pairs()
         .find(|(k, _)| k == "login_hint")

@@ -1,0 +1,182 @@
+//! The typed contract between Latchkey's UI (web view) and its native shell.
+//!
+//! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
+//! never a credential. Commands: `session`, `login`, `signup`, `cancel_login`, `logout`,
+//! `call_api`; the shell pushes every [`SessionView`] change as [`SESSION_CHANGED`].
+
+use serde::{Deserialize, Serialize};
+
+/// The event that carries each new [`SessionView`].
+pub const SESSION_CHANGED: &str = "session-changed";
+
+/// What the UI shows about the session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum SessionView {
+    /// Start-up: the stored session is being restored.
+    Loading,
+    /// Nobody is signed in; `message` says why, when there is something to say.
+    SignedOut { message: Option<String> },
+    /// The sign-in page is open in the browser.
+    WaitingForBrowser { sign_in_url: String, signup: bool },
+    /// Somebody is signed in.
+    SignedIn { profile: ProfileView },
+}
+
+/// Who is signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    pub sub: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    /// The ID token's validated claims, pretty-printed JSON.
+    pub claims_json: String,
+}
+
+/// The API endpoints the UI may ask for. Never a URL: the shell decides where it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    Public,
+    Protected,
+    Admin,
+}
+
+impl Endpoint {
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Public => "/api/messages/public",
+            Self::Protected => "/api/messages/protected",
+            Self::Admin => "/api/messages/admin",
+        }
+    }
+}
+
+/// What the API answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiResult {
+    pub status: u16,
+    /// The body, pretty-printed when it is JSON.
+    pub body: String,
+    /// A sentence for a person when the status is not a success.
+    pub explanation: Option<String>,
+}
+
+impl ApiResult {
+    pub fn new(status: u16, body: &str) -> Self {
+        let body = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| body.to_owned());
+        Self {
+            status,
+            body,
+            explanation: explain_status(status),
+        }
+    }
+}
+
+/// The words a person needs for an API status.
+pub fn explain_status(status: u16) -> Option<String> {
+    let text = match status {
+        200..=299 => return None,
+        401 => "The API did not accept your sign-in (401). Sign in again and retry.",
+        403 => "You are not allowed to see this (403): your account lacks the permission it needs.",
+        404 => "The API has no such endpoint (404).",
+        500..=599 => "The API failed on its side. Try again later.",
+        _ => "The API refused the request.",
+    };
+    Some(text.to_owned())
+}
+
+/// An error a command returns: a message a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Error {
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The pages of the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Home,
+    Profile,
+    ExternalApi,
+}
+
+impl Page {
+    /// Guarded pages need a signed-in person.
+    pub fn needs_sign_in(self) -> bool {
+        !matches!(self, Self::Home)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Home => "Home",
+            Self::Profile => "Profile",
+            Self::ExternalApi => "External API",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_view_serializes_with_a_state_tag() {
+        let view = SessionView::WaitingForBrowser {
+            sign_in_url: "http://127.0.0.1:1/authorize".into(),
+            signup: false,
+        };
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["state"], "waitingForBrowser");
+        assert_eq!(json["signInUrl"], "http://127.0.0.1:1/authorize");
+        assert_eq!(serde_json::from_value::<SessionView>(json).unwrap(), view);
+    }
+
+    #[test]
+    fn endpoints_are_names_not_urls() {
+        assert_eq!(
+            serde_json::to_string(&Endpoint::Admin).unwrap(),
+            "\"admin\""
+        );
+        assert!(serde_json::from_str::<Endpoint>("\"http://evil.example/\"").is_err());
+    }
+
+    #[test]
+    fn api_results_explain_failures_in_words() {
+        let denied = ApiResult::new(403, r#"{"error":"insufficient_scope"}"#);
+        assert!(denied.explanation.unwrap().contains("not allowed"));
+        assert!(denied.body.contains("\n  \"error\""), "pretty JSON");
+        assert_eq!(ApiResult::new(200, "{}").explanation, None);
+    }
+
+    #[test]
+    fn only_home_is_open_to_everyone() {
+        assert!(!Page::Home.needs_sign_in());
+        assert!(Page::Profile.needs_sign_in() && Page::ExternalApi.needs_sign_in());
+    }
+}

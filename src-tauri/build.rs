@@ -1,0 +1,17 @@
+//! Lists the app's own commands so the capability file can grant exactly them.
+
+const COMMANDS: &[&str] = &[
+    "session",
+    "login",
+    "signup",
+    "cancel_login",
+    "logout",
+    "call_api",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    tauri_build::try_build(attributes).expect("tauri-build");
+}

@@ -1,0 +1,43 @@
+use latchkey_ipc::{Page, SessionView};
+use sycamore::prelude::*;
+
+use crate::state::AppState;
+
+#[component]
+pub fn NavBar() -> View {
+    let state = use_context::<AppState>();
+    let link = move |page: Page, id: &'static str| {
+        view! {
+            button(id=id, class=move || if state.page.get() == page { "active" } else { "" }, on:click=move |_| state.go(page)) {
+                (page.title())
+            }
+        }
+    };
+    view! {
+        nav(class="bar") {
+            div(class="brand") { img(src="icon.png", alt="") "Latchkey" }
+            div(class="links") {
+                (link(Page::Home, "nav-home"))
+                (link(Page::Profile, "nav-profile"))
+                (link(Page::ExternalApi, "nav-api"))
+            }
+            div(class="user") {
+                (match state.session.get_clone() {
+                    SessionView::SignedIn { profile } => {
+                        let picture = profile.picture.clone().unwrap_or_default();
+                        view! {
+                            img(class="avatar", src=picture, alt="")
+                            span(id="nav-user") { (profile.name.clone()) }
+                            button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
+                        }
+                    }
+                    SessionView::Loading => view! {},
+                    _ => view! {
+                        button(id="signup", class="secondary", on:click=move |_| state.run("signup")) { "Sign up" }
+                        button(id="login", class="primary", on:click=move |_| state.run("login")) { "Log in" }
+                    },
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+pub mod external_api;
+pub mod home;
+pub mod profile;

@@ -1,0 +1,72 @@
+//! App state: a small `Copy` struct of signals, handed down with `provide_context`.
+
+use latchkey_ipc::{Page, SessionView};
+use sycamore::futures::spawn_local_scoped;
+use sycamore::prelude::*;
+
+use crate::tauri::invoke;
+
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub session: Signal<SessionView>,
+    pub page: Signal<Page>,
+    /// A guarded page the person asked for while signed out; shown after sign-in.
+    pub after_login: Signal<Option<Page>>,
+    /// A command error to show.
+    pub error: Signal<Option<String>>,
+}
+
+impl AppState {
+    pub fn new() -> Self {
+        Self {
+            session: create_signal(SessionView::Loading),
+            page: create_signal(Page::Home),
+            after_login: create_signal(None),
+            error: create_signal(None),
+        }
+    }
+
+    pub fn signed_in(&self) -> bool {
+        self.session
+            .with(|s| matches!(s, SessionView::SignedIn { .. }))
+    }
+
+    /// Takes a view pushed by the shell.
+    pub fn apply(&self, view: SessionView) {
+        match (&view, self.after_login.get()) {
+            (SessionView::SignedIn { .. }, Some(page)) => {
+                self.page.set(page);
+                self.after_login.set(None);
+            }
+            (SessionView::SignedOut { .. }, _) => {
+                self.after_login.set(None);
+                if self.page.get().needs_sign_in() {
+                    self.page.set(Page::Home);
+                }
+            }
+            _ => {}
+        }
+        self.session.set(view);
+    }
+
+    /// Navigates; a guarded page while signed out starts the sign-in and comes back after.
+    pub fn go(&self, page: Page) {
+        if page.needs_sign_in() && !self.signed_in() {
+            self.after_login.set(Some(page));
+            self.run("login");
+        } else {
+            self.page.set(page);
+        }
+    }
+
+    /// Runs a command that answers through session views; shows its error if it fails.
+    pub fn run(&self, command: &'static str) {
+        let state = *self;
+        state.error.set(None);
+        spawn_local_scoped(async move {
+            if let Err(message) = invoke::<()>(command, ()).await {
+                state.error.set(Some(message));
+            }
+        });
+    }
+}
