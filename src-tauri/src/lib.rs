@@ -10,6 +10,15 @@ use state::AppState;
 
 /// Builds and runs the app.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "Latchkey needs a graphical display, and neither DISPLAY nor WAYLAND_DISPLAY is set. \
+             Start it from your desktop session; on a server, use latchkey-cli, or run it under \
+             a virtual display: xvfb-run -a latchkey"
+        );
+        std::process::exit(1);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")

@@ -321,17 +321,22 @@ fn demo() -> Result {
         .collect();
     ensure_packages(&packages)?;
     ui(true)?;
+    // The same invocations as `test`, so the two share one build.
     run(cargo().args([
         "build",
         "--quiet",
         "-p",
         "latchkey",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
         "-p",
         "latchkey-dev-idp",
         "-p",
         "latchkey-api",
-        "--features",
-        "latchkey/custom-protocol",
     ]))?;
     let target = target_dir();
     let mut idp = Command::new(target.join("debug/dev-idp"))
