@@ -163,6 +163,7 @@ fn test() -> Result {
         .collect();
     ensure_packages(&packages)?;
     ensure_cargo_tool("tauri-driver", "2", true)?;
+    ensure_interop_provider()?;
     let target = target_dir();
     ui(true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -339,12 +340,7 @@ fn demo() -> Result {
         "latchkey-api",
     ]))?;
     let target = target_dir();
-    let mut idp = Command::new(target.join("debug/dev-idp"))
-        .spawn()
-        .map_err(|e| format!("cannot start dev-idp: {e}"))?;
-    let mut api = Command::new(target.join("debug/latchkey-api"))
-        .spawn()
-        .map_err(|e| format!("cannot start the API: {e}"))?;
+    let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
     let status = Command::new(target.join("debug/latchkey"))
         .env_remove("LATCHKEY_CONFIG")
@@ -366,12 +362,7 @@ fn dev_stack() -> Result {
         "latchkey-api",
     ]))?;
     let target = target_dir();
-    let mut idp = Command::new(target.join("debug/dev-idp"))
-        .spawn()
-        .map_err(|e| format!("cannot start dev-idp: {e}"))?;
-    let mut api = Command::new(target.join("debug/latchkey-api"))
-        .spawn()
-        .map_err(|e| format!("cannot start the API: {e}"))?;
+    let (mut idp, mut api) = start_dev_stack(&target)?;
     let status = api.wait();
     let _ = idp.kill();
     status.map(|_| ()).map_err(|e| e.to_string())
@@ -474,4 +465,29 @@ fn ui(release: bool) -> Result {
             .map_err(|e| format!("copying {from}: {e}"))?;
     }
     Ok(())
+}
+
+/// Starts the built dev IdP and sample API on their default loopback ports.
+fn start_dev_stack(target: &Path) -> Result<(std::process::Child, std::process::Child)> {
+    let idp = Command::new(target.join("debug/dev-idp"))
+        .spawn()
+        .map_err(|e| format!("cannot start dev-idp: {e}"))?;
+    let api = Command::new(target.join("debug/latchkey-api"))
+        .spawn()
+        .map_err(|e| format!("cannot start the API: {e}"))?;
+    Ok((idp, api))
+}
+
+/// Installs the npm package `oidc-provider` (from the lockfile) for the interop tests.
+fn ensure_interop_provider() -> Result {
+    if Command::new("node").arg("--version").output().is_err() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
+    let dir = workspace_root().join("tests/interop");
+    if dir.join("node_modules/oidc-provider/package.json").exists() {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel", "error"])
+        .current_dir(dir))
 }

@@ -103,6 +103,14 @@ impl Config {
         }
     }
 
+    /// Whether the issuer is an Auth0 tenant, which has its own ways (`audience`, `/v2/logout`).
+    pub fn is_auth0(&self) -> bool {
+        url::Url::parse(&self.issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.ends_with(".auth0.com")))
+            .unwrap_or(false)
+    }
+
     /// Finds the configuration: `LATCHKEY_CONFIG`, else `auth_config.json` in the OS
     /// config dir, else the local dev stack.
     pub fn discover() -> Result<(Self, ConfigSource), ConfigError> {

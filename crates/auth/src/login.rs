@@ -155,6 +155,11 @@ pub(crate) fn authorization(
     if options.force_login {
         request = request.add_prompt(CoreAuthPrompt::Login);
     }
+    // OpenID Connect Core §11: a generic provider grants offline_access (a refresh token)
+    // only with prompt=consent. Auth0 grants it without, and would show a needless screen.
+    if config.scopes.iter().any(|s| s == "offline_access") && !config.is_auth0() {
+        request = request.add_prompt(CoreAuthPrompt::Consent);
+    }
     let (url, csrf, nonce) = request.url();
     Authorization {
         url,

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_auth::{Config, LoginOptions, NoBrowser, Session, SystemBrowser};
-use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
+use latchkey_dev_idp::{DevIdp, Settings};
 use tokio::sync::mpsc;
 use url::Url;
+
+use latchkey_test_support::DevStack;
 
 pub struct Stack {
     pub idp: DevIdp,
@@ -21,24 +23,12 @@ pub async fn stack() -> Stack {
 }
 
 pub async fn stack_with(settings: Settings) -> Stack {
-    let idp = DevIdp::start(settings).await.expect("dev IdP starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{}", listener.local_addr().unwrap());
-    let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
-    tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
-    let config = Config {
-        issuer: idp.issuer().to_owned(),
-        client_id: DESKTOP_CLIENT_ID.to_owned(),
-        audience: Some(API_AUDIENCE.to_owned()),
-        scopes: ["openid", "profile", "email", "offline_access"]
-            .map(String::from)
-            .to_vec(),
-        api_url: Url::parse(&api_url).unwrap(),
-        redirect: latchkey_auth::RedirectMode::Loopback,
-    };
+    let stack = DevStack::start_with(settings).await;
+    let config =
+        Config::parse(&stack.config_json().to_string(), "test config").expect("valid config");
     Stack {
-        idp,
-        api_url,
+        idp: stack.idp,
+        api_url: stack.api_url,
         config,
     }
 }

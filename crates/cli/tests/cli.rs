@@ -2,15 +2,8 @@
 
 use std::process::Output;
 
-use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
-use serde_json::json;
-
-struct Stack {
-    idp: DevIdp,
-    api_url: String,
-    config_path: std::path::PathBuf,
-    _dir: TempDir,
-}
+use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp};
+use latchkey_test_support::DevStack;
 
 struct TempDir(std::path::PathBuf);
 impl Drop for TempDir {
@@ -19,25 +12,20 @@ impl Drop for TempDir {
     }
 }
 
+struct Stack {
+    idp: DevIdp,
+    api_url: String,
+    config_path: std::path::PathBuf,
+}
+
 async fn stack() -> Stack {
-    let idp = DevIdp::start(Settings::default()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{}", listener.local_addr().unwrap());
-    let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
-    tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
-    let dir = std::env::temp_dir().join(format!("latchkey-cli-{}", idp.addr().port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config_path = dir.join("auth_config.json");
-    let config = json!({
-        "issuer": idp.issuer(), "clientId": DESKTOP_CLIENT_ID, "audience": API_AUDIENCE,
-        "apiUrl": api_url, "redirect": "loopback"
-    });
-    std::fs::write(&config_path, config.to_string()).unwrap();
+    let stack = DevStack::start().await;
+    let config_path = stack.write_config(&std::env::temp_dir());
+    let DevStack { idp, api_url } = stack;
     Stack {
         idp,
         api_url,
         config_path,
-        _dir: TempDir(dir),
     }
 }
 

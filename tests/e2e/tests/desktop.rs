@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use latchkey_auth::{Session, SystemBrowser, Vault};
-use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
+use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp};
+use latchkey_test_support::DevStack;
 use serde_json::json;
 
 /// One app window at a time: they share the display and the driver's ports.
@@ -20,20 +21,12 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let idp = DevIdp::start(Settings::default()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{}", listener.local_addr().unwrap());
-    let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
-    tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
-    let dir = std::env::temp_dir().join(format!("latchkey-e2e-{}", idp.addr().port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config_path = dir.join("auth_config.json");
-    let config = json!({
-        "issuer": idp.issuer(), "clientId": DESKTOP_CLIENT_ID, "audience": API_AUDIENCE,
-        "apiUrl": api_url, "redirect": "loopback"
-    });
-    std::fs::write(&config_path, config.to_string()).unwrap();
-    Stack { idp, config_path }
+    let stack = DevStack::start().await;
+    let config_path = stack.write_config(&std::env::temp_dir());
+    Stack {
+        idp: stack.idp,
+        config_path,
+    }
 }
 
 fn free_port() -> u16 {

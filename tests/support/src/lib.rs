@@ -1,0 +1,54 @@
+//! The local dev stack for one test: a dev IdP and the sample API, each on an ephemeral
+//! loopback port, and the `auth_config.json` that points Latchkey at them.
+
+use std::path::{Path, PathBuf};
+
+use latchkey_dev_idp::{API_AUDIENCE, DESKTOP_CLIENT_ID, DevIdp, Settings};
+use serde_json::{Value, json};
+
+pub struct DevStack {
+    pub idp: DevIdp,
+    /// The sample API's base URL, `http://127.0.0.1:{port}`.
+    pub api_url: String,
+}
+
+impl DevStack {
+    pub async fn start() -> Self {
+        Self::start_with(Settings::default()).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
+        let idp = DevIdp::start(settings).await.expect("the dev IdP starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let api_url = format!("http://{}", listener.local_addr().expect("bound"));
+        let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
+        tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
+        Self { idp, api_url }
+    }
+
+    /// `auth_config.json` for this stack.
+    pub fn config_json(&self) -> Value {
+        json!({
+            "issuer": self.idp.issuer(),
+            "clientId": DESKTOP_CLIENT_ID,
+            "audience": API_AUDIENCE,
+            "apiUrl": self.api_url,
+            "redirect": "loopback",
+        })
+    }
+
+    /// Writes `auth_config.json` into a fresh directory of `parent`; returns its path.
+    pub fn write_config(&self, parent: &Path) -> PathBuf {
+        let dir = parent.join(format!("latchkey-stack-{}", self.idp.addr().port()));
+        std::fs::create_dir_all(&dir).expect("a config directory");
+        let path = dir.join("auth_config.json");
+        std::fs::write(&path, self.config_json().to_string()).expect("the config is written");
+        path
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url)
+    }
+}
