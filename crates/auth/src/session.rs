@@ -515,16 +515,16 @@ impl Session {
             .await;
         }
         let vault_error = self.inner.vault.delete().await.err();
+        let id_token = tokens
+            .as_ref()
+            .and_then(|t| t.id_token.as_ref())
+            .map(|t| t.to_string());
         let end_session_url = provider.as_ref().and_then(|p| {
-            let mut url = p.extra().end_session_endpoint.clone()?;
-            {
-                let mut query = url.query_pairs_mut();
-                query.append_pair("client_id", &self.inner.config.client_id);
-                if let Some(id_token) = tokens.as_ref().and_then(|t| t.id_token.as_ref()) {
-                    query.append_pair("id_token_hint", &id_token.to_string());
-                }
-            }
-            Some(url)
+            end_session_url(
+                &self.inner.config,
+                p.extra().end_session_endpoint.as_ref(),
+                id_token.as_deref(),
+            )
         });
         LogoutOutcome {
             revoked,
@@ -532,6 +532,28 @@ impl Session {
             vault_error,
         }
     }
+}
+
+/// Where to send the browser to end the provider's own session: RP-Initiated Logout when
+/// discovery names an end-session endpoint, else Auth0's `/v2/logout`.
+pub fn end_session_url(
+    config: &Config,
+    endpoint: Option<&Url>,
+    id_token_hint: Option<&str>,
+) -> Option<Url> {
+    let mut url = match endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None if config.is_auth0() => Url::parse(&config.issuer).ok()?.join("v2/logout").ok()?,
+        None => return None,
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("client_id", &config.client_id);
+        if let (Some(_), Some(hint)) = (endpoint, id_token_hint) {
+            query.append_pair("id_token_hint", hint);
+        }
+    }
+    Some(url)
 }
 
 /// A token endpoint error in words, without the response body (it may echo a token).
@@ -548,5 +570,46 @@ pub(crate) fn describe_token_error<
             format!("unreadable answer from the token endpoint ({e})")
         }
         RequestTokenError::Other(e) => e.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str) -> Config {
+        Config {
+            issuer: issuer.to_owned(),
+            ..Config::dev_stack()
+        }
+    }
+
+    #[test]
+    fn end_session_uses_the_discovered_endpoint_with_the_id_token_hint() {
+        let endpoint = Url::parse("https://idp.example.com/logout").unwrap();
+        let url = end_session_url(
+            &config("https://idp.example.com/"),
+            Some(&endpoint),
+            Some("HINT"),
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://idp.example.com/logout?client_id=latchkey-desktop&id_token_hint=HINT"
+        );
+    }
+
+    #[test]
+    fn auth0_without_end_session_falls_back_to_v2_logout() {
+        let url =
+            end_session_url(&config("https://tenant.eu.auth0.com/"), None, Some("HINT")).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://tenant.eu.auth0.com/v2/logout?client_id=latchkey-desktop"
+        );
+        assert_eq!(
+            end_session_url(&config("https://idp.example.com/"), None, Some("HINT")),
+            None
+        );
     }
 }

@@ -294,3 +294,26 @@ async fn visiting_profile_signed_out_signs_in_and_lands_on_profile() {
     app.text("#profile-name", "Jemma Doe").await;
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_mistake_is_shown_in_the_window_by_name() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // A person forgot the client id.
+    std::fs::write(
+        &stack.config_path,
+        json!({ "issuer": stack.idp.issuer(), "apiUrl": "http://127.0.0.1:1" }).to_string(),
+    )
+    .unwrap();
+    let app = launch(&stack, 0).await;
+    let message = app.text("#signed-out-message", "clientId").await;
+    assert!(message.contains("is missing"), "{message}");
+    assert!(
+        message.contains("auth_config.json"),
+        "names the file: {message}"
+    );
+    app.click("#login").await;
+    let error = app.text("#command-error", "clientId").await;
+    assert!(error.contains("is missing"), "{error}");
+    app.quit().await;
+}
