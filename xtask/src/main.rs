@@ -8,6 +8,8 @@
 //!   then wasm-bindgen; no downloads).
 //! - `cargo xtask demo`: installs what it needs, builds the app and runs it against the
 //!   local dev stack (dev IdP and sample API on loopback).
+//! - `cargo xtask bundle [--debug]`: builds the .deb and .rpm with the Tauri bundler (the
+//!   Tauri CLI comes from npm) and prints their sizes.
 //! - `cargo xtask dev-stack`: runs the dev IdP (127.0.0.1:6080) and the sample API
 //!   (127.0.0.1:6060) until Ctrl-C.
 //!
@@ -55,8 +57,9 @@ fn main() -> ExitCode {
         }
         Some("dev-stack") => dev_stack(),
         Some("demo") => demo(),
+        Some("bundle") => bundle(args.iter().any(|a| a == "--debug")).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|ui [--release]|dev-stack>");
+            eprintln!("usage: cargo xtask <demo|test|bundle [--debug]|ui [--release]|dev-stack>");
             return ExitCode::from(2);
         }
     };
@@ -244,9 +247,147 @@ fn test() -> Result {
         )
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("LATCHKEY_CONFIG");
-    let result = run(tests.in_keyring_session());
+    let result = run_counting(tests.in_keyring_session());
     stop_keyring_daemons(&runtime);
-    result
+    let (passed, failed, ignored) = result?;
+    let bundles = bundle(true)?;
+    check_installed_package(&bundles, &target)?;
+    // One plain total, last: the sum of every test binary's summary plus the package check.
+    println!(
+        "tests: {} passed, {failed} failed, {ignored} skipped",
+        passed + 1
+    );
+    Ok(())
+}
+
+/// Runs `cmd`, echoing its standard output and adding up cargo's `test result:` lines.
+fn run_counting(cmd: &mut Command) -> Result<(u64, u64, u64)> {
+    use std::io::BufRead;
+    eprintln!("xtask: $ {}", format!("{cmd:?}").replace('"', ""));
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run the tests: {e}"))?;
+    let (mut passed, mut failed, mut ignored) = (0, 0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                let count = |word: &str| -> u64 {
+                    summary
+                        .split(';')
+                        .find_map(|part| {
+                            part.trim()
+                                .trim_start_matches("ok. ")
+                                .trim_start_matches("FAILED. ")
+                                .strip_suffix(word)
+                        })
+                        .and_then(|n| n.trim().parse().ok())
+                        .unwrap_or(0)
+                };
+                passed += count("passed");
+                failed += count("failed");
+                ignored += count("ignored");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok((passed, failed, ignored))
+    } else {
+        Err(format!(
+            "tests failed: {passed} passed, {failed} failed ({status})"
+        ))
+    }
+}
+
+/// Builds the Linux installers; returns the .deb and the .rpm.
+fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
+    let packages: Vec<&str> = BUILD_PACKAGES.iter().chain(&["rpm"]).copied().collect();
+    ensure_packages(&packages)?;
+    let root = workspace_root();
+    if !root
+        .join("node_modules/@tauri-apps/cli/package.json")
+        .exists()
+    {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel", "error"])
+            .current_dir(&root))?;
+    }
+    ui(true)?;
+    let mut build = Command::new(root.join("node_modules/.bin/tauri"));
+    build
+        .args(["build", "--bundles", "deb", "rpm", "--ci"])
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", target_dir());
+    if debug {
+        build.arg("--debug");
+    }
+    run(&mut build)?;
+    let profile = if debug { "debug" } else { "release" };
+    let dir = target_dir().join(profile).join("bundle");
+    let find = |kind: &str, ext: &str| -> Result<PathBuf> {
+        std::fs::read_dir(dir.join(kind))
+            .map_err(|e| format!("no {kind} bundle: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .ok_or_else(|| format!("no .{ext} in {}", dir.join(kind).display()))
+    };
+    let (deb, rpm) = (find("deb", "deb")?, find("rpm", "rpm")?);
+    for path in [&deb, &rpm, &target_dir().join(profile).join("latchkey")] {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
+        println!(
+            "size: {:>8.2} MiB  {}",
+            size as f64 / 1048576.0,
+            path.display()
+        );
+    }
+    Ok((deb, rpm))
+}
+
+/// Installs the .deb, starts the installed app under Xvfb, keeps a screenshot of its first
+/// window, checks the .rpm's metadata, and removes the package again.
+fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &Path) -> Result {
+    ensure_packages(&["imagemagick", "x11-utils", "xvfb", "xauth"])?;
+    run(Command::new("dpkg").arg("-i").arg(deb))?;
+    let shot = target.join("e2e-screenshots/installed-first-window.png");
+    let script = format!(
+        "/usr/bin/latchkey & app=$!; \
+         for i in $(seq 1 60); do xwininfo -root -tree | grep -q '\"Latchkey\"' && break; sleep 0.5; done; \
+         sleep 3; xwininfo -root -tree | grep -q '\"Latchkey\"' || {{ echo 'no Latchkey window'; kill $app; exit 1; }}; \
+         import -window root '{}'; kill $app",
+        shot.display()
+    );
+    let started = run(Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", &script])
+        .env_remove("LATCHKEY_CONFIG"));
+    let removed = run(Command::new("dpkg").args(["-r", "latchkey"]));
+    started?;
+    removed?;
+    let info = Command::new("rpm")
+        .arg("-qip")
+        .arg(rpm)
+        .output()
+        .map_err(|e| format!("rpm: {e}"))?;
+    let info = String::from_utf8_lossy(&info.stdout);
+    for expected in [
+        "Name        : latchkey",
+        "Version     : 0.1.0",
+        "License     : MIT OR Apache-2.0",
+    ] {
+        if !info.contains(expected) {
+            return Err(format!("rpm -qip lacks {expected:?}:\n{info}"));
+        }
+    }
+    println!(
+        "installed package: first window shown ({}); rpm metadata checked",
+        shot.display()
+    );
+    Ok(())
 }
 
 /// Runs the command inside a private D-Bus session with an unlocked gnome-keyring.
