@@ -313,8 +313,10 @@ fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
         .join("node_modules/@tauri-apps/cli/package.json")
         .exists()
     {
+        // `npm install`, not `npm ci`: the CLI's per-platform binaries are optional
+        // dependencies that npm 11 leaves unversioned in the lockfile, which `npm ci` refuses.
         run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel", "error"])
+            .args(["install", "--no-audit", "--no-fund", "--loglevel", "error"])
             .current_dir(&root))?;
     }
     ui(true)?;
