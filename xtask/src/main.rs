@@ -474,14 +474,6 @@ fn demo() -> Result {
         "--features",
         "custom-protocol",
     ]))?;
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey-dev-idp",
-        "-p",
-        "latchkey-api",
-    ]))?;
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
@@ -496,14 +488,6 @@ fn demo() -> Result {
 }
 
 fn dev_stack() -> Result {
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey-dev-idp",
-        "-p",
-        "latchkey-api",
-    ]))?;
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
     let status = api.wait();
@@ -610,8 +594,16 @@ fn ui(release: bool) -> Result {
     Ok(())
 }
 
-/// Starts the built dev IdP and sample API on their default loopback ports.
+/// Builds and starts the dev IdP and the sample API on their default loopback ports.
 fn start_dev_stack(target: &Path) -> Result<(std::process::Child, std::process::Child)> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey-dev-idp",
+        "-p",
+        "latchkey-api",
+    ]))?;
     let idp = Command::new(target.join("debug/dev-idp"))
         .spawn()
         .map_err(|e| format!("cannot start dev-idp: {e}"))?;
