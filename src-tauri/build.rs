@@ -7,6 +7,13 @@ const COMMANDS: &[&str] = &[
     "cancel_login",
     "logout",
     "call_api",
+    "reload_config",
+    "todos",
+    "add_todo",
+    "update_todo",
+    "delete_todo",
+    "profile_form",
+    "save_profile",
 ];
 
 fn main() {

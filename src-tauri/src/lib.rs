@@ -3,9 +3,9 @@
 //! ever crosses into the web view.
 
 mod commands;
+mod data;
 mod state;
 
-use latchkey_auth::Config;
 use state::AppState;
 
 /// Builds and runs the app.
@@ -25,11 +25,8 @@ pub fn run() {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let config = Config::discover()
-        .map(|(config, _source)| config)
-        .map_err(|e| e.to_string());
     let result = tauri::Builder::default()
-        .manage(AppState::new(config))
+        .manage(AppState::new())
         .invoke_handler(tauri::generate_handler![
             commands::session,
             commands::login,
@@ -37,6 +34,13 @@ pub fn run() {
             commands::cancel_login,
             commands::logout,
             commands::call_api,
+            commands::reload_config,
+            data::todos,
+            data::add_todo,
+            data::update_todo,
+            data::delete_todo,
+            data::profile_form,
+            data::save_profile,
         ])
         .setup(|app| {
             tauri::async_runtime::spawn(commands::restore(app.handle().clone()));

@@ -11,10 +11,12 @@ use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
 use components::nav::NavBar;
+use components::setup::Setup;
 use components::waiting::Waiting;
 use pages::external_api::ExternalApiPage;
 use pages::home::HomePage;
 use pages::profile::ProfilePage;
+use pages::todos::TodosPage;
 use state::AppState;
 
 #[component]
@@ -28,6 +30,10 @@ fn App() -> View {
             Err(message) => state.error.set(Some(message)),
         }
     });
+    // What the main area shows. Signed in, it depends on nothing but the page: a fresh
+    // profile (a renamed person) updates the views that show it without rebuilding the page
+    // and losing what is typed or said there.
+    let screen = create_selector(move || state.session.with(Screen::of));
     view! {
         NavBar()
         main(class="content") {
@@ -35,20 +41,68 @@ fn App() -> View {
                 Some(message) => view! { div(id="command-error", class="notice error") { (message) } },
                 None => view! {},
             })
-            (match state.session.get_clone() {
-                SessionView::Loading => view! {
+            (match screen.get_clone() {
+                Screen::Loading => view! {
                     div(id="loading", class="loading") { div(class="spinner") {} "Restoring your session…" }
                 },
-                SessionView::WaitingForBrowser { sign_in_url, signup } => view! { Waiting(sign_in_url=sign_in_url, signup=signup) },
-                SessionView::SignedOut { message } => view! {
+                Screen::NotConfigured { config_path, problem, dev_stack_example } => view! {
+                    Setup(config_path=config_path, problem=problem.unwrap_or_default(), dev_stack_example=dev_stack_example)
+                },
+                Screen::Waiting { sign_in_url, signup } => view! { Waiting(sign_in_url=sign_in_url, signup=signup) },
+                Screen::SignedOut { message } => view! {
                     (match message.clone() {
                         Some(text) => view! { div(id="signed-out-message", class="notice error") { (text) } },
                         None => view! {},
                     })
                     (page(state.page.get()))
                 },
-                SessionView::SignedIn { .. } => page(state.page.get()),
+                Screen::SignedIn => page(state.page.get()),
             })
+        }
+    }
+}
+
+/// The session view without the signed-in profile.
+#[derive(Clone, PartialEq)]
+enum Screen {
+    Loading,
+    NotConfigured {
+        config_path: String,
+        problem: Option<String>,
+        dev_stack_example: String,
+    },
+    Waiting {
+        sign_in_url: String,
+        signup: bool,
+    },
+    SignedOut {
+        message: Option<String>,
+    },
+    SignedIn,
+}
+
+impl Screen {
+    fn of(view: &SessionView) -> Self {
+        match view.clone() {
+            SessionView::Loading => Self::Loading,
+            SessionView::NotConfigured {
+                config_path,
+                problem,
+                dev_stack_example,
+            } => Self::NotConfigured {
+                config_path,
+                problem,
+                dev_stack_example,
+            },
+            SessionView::WaitingForBrowser {
+                sign_in_url,
+                signup,
+            } => Self::Waiting {
+                sign_in_url,
+                signup,
+            },
+            SessionView::SignedOut { message } => Self::SignedOut { message },
+            SessionView::SignedIn { .. } => Self::SignedIn,
         }
     }
 }
@@ -57,11 +111,43 @@ fn page(page: Page) -> View {
     match page {
         Page::Home => view! { HomePage() },
         Page::Profile => view! { ProfilePage() },
+        Page::Todos => view! { TodosPage() },
         Page::ExternalApi => view! { ExternalApiPage() },
     }
 }
 
+/// A panic leaves the window's code unusable; say so in the window (and keep the message for
+/// the end-to-end tests) instead of leaving buttons that silently do nothing.
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let stack = js_sys::Reflect::get(&js_sys::Error::new(""), &"stack".into())
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        let message = format!("Latchkey's window hit a bug and must be restarted: {info}\n{stack}");
+        web_sys::console::error_1(&message.as_str().into());
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        // The first panic is the one that matters: later ones are its consequences.
+        let first =
+            !js_sys::Reflect::get(&window, &"__latchkeyPanic".into()).is_ok_and(|v| v.is_string());
+        if first {
+            let _ =
+                js_sys::Reflect::set(&window, &"__latchkeyPanic".into(), &message.as_str().into());
+        }
+        if let Some(body) = window.document().and_then(|d| d.body()) {
+            let _ = body.insert_adjacent_html(
+                "afterbegin",
+                "<div id=\"fatal\" class=\"notice error\">Latchkey's window hit a bug. \
+                 Close and reopen Latchkey; your session is kept.</div>",
+            );
+        }
+    }));
+}
+
 fn main() {
+    report_panics();
     if let Some(boot) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id("boot"))

@@ -20,6 +20,39 @@ pub enum ApiError {
     /// The issuer's keys could not be fetched; not the caller's fault.
     #[error("the API cannot reach the token issuer's keys right now")]
     KeysUnavailable,
+    /// Nothing by that id belongs to the caller (whether or not it exists for someone else).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request body is not JSON at all (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is JSON but a field is missing, unknown or has a bad value (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// The body is not declared as JSON (415).
+    #[error("send the body as JSON (Content-Type: application/json)")]
+    NotJson,
+    /// Storage or an upstream service failed; logged, and the caller may retry.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        use axum::extract::rejection::JsonRejection;
+        match rejection {
+            JsonRejection::JsonDataError(err) => Self::Invalid(err.body_text()),
+            JsonRejection::MissingJsonContentType(_) => Self::NotJson,
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!("storage: {err}");
+        Self::Unavailable("the API's storage failed; try again".into())
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -46,13 +79,27 @@ impl IntoResponse for ApiError {
                     "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
                 ),
             ),
-            Self::KeysUnavailable => {
-                tracing::warn!("JWKS unavailable");
+            Self::KeysUnavailable | Self::Unavailable(_) => {
+                if matches!(self, Self::KeysUnavailable) {
+                    tracing::warn!("JWKS unavailable");
+                }
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
                     Json(json!({ "error": "temporarily_unavailable", "message": message })),
                 )
                     .into_response();
+            }
+            Self::NotFound(_) => return plain(StatusCode::NOT_FOUND, "not_found", &message),
+            Self::BadRequest(_) => return plain(StatusCode::BAD_REQUEST, "bad_request", &message),
+            Self::Invalid(_) => {
+                return plain(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    &message,
+                );
+            }
+            Self::NotJson => {
+                return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json", &message);
             }
         };
         let mut response =
@@ -64,6 +111,10 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+fn plain(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
 /// RFC 6750 §3: error_description is limited to printable ASCII without `"` and `\`.

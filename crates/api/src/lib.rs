@@ -3,9 +3,17 @@
 //! `GET /api/messages/public` needs nothing; `/api/messages/protected` needs a valid access
 //! token for the configured audience; `/api/messages/admin` also needs the permission
 //! `read:admin-messages`. Tokens are RS256 JWTs checked against the issuer's JWKS.
+//!
+//! `/api/todos` keeps each caller's own todo list (SQLite or PostgreSQL, keyed by the
+//! token's `sub`); `/api/profile` reads and changes the caller's names through the
+//! provider's management API, with this API's own confidential client.
 
 pub mod auth;
 pub mod error;
+pub mod management;
+pub mod profile;
+pub mod store;
+pub mod todos;
 
 use std::sync::Arc;
 
@@ -16,6 +24,8 @@ use serde_json::{Value, json};
 
 pub use auth::{Claims, TokenValidator};
 pub use error::ApiError;
+pub use management::{Management, ManagementConfig};
+pub use store::Store;
 
 /// The permission the admin message needs.
 pub const ADMIN_PERMISSION: &str = "read:admin-messages";
@@ -25,13 +35,29 @@ pub const DEFAULT_PORT: u16 = 6060;
 #[derive(Clone)]
 pub struct AppState {
     pub validator: Arc<TokenValidator>,
+    /// Todo storage; without it `/api/todos` answers 503.
+    pub store: Option<Store>,
+    /// The management client; without it `/api/profile` answers 503.
+    pub management: Option<Arc<Management>>,
 }
 
 impl AppState {
     pub fn new(issuer: &str, audience: &str) -> Self {
         Self {
             validator: Arc::new(TokenValidator::new(issuer, audience)),
+            store: None,
+            management: None,
         }
+    }
+
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn with_management(mut self, config: ManagementConfig) -> Self {
+        self.management = Some(Arc::new(Management::new(config)));
+        self
     }
 }
 
@@ -40,6 +66,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/messages/public", get(public_message))
         .route("/api/messages/protected", get(protected_message))
         .route("/api/messages/admin", get(admin_message))
+        .route("/api/todos", get(todos::list).post(todos::create))
+        .route(
+            "/api/todos/{id}",
+            get(todos::get).patch(todos::update).delete(todos::delete),
+        )
+        .route("/api/profile", get(profile::get).patch(profile::update))
+        // Bodies here are a title or a name: 64 KiB is plenty.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
 

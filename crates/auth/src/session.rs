@@ -397,6 +397,14 @@ impl Session {
         Ok((tokens.access.clone(), tokens.generation))
     }
 
+    /// Renews the tokens now, for a profile changed at the provider, and returns the profile
+    /// the fresh ID token describes.
+    pub async fn reload_profile(&self) -> Result<Profile, SessionError> {
+        let (_, generation) = self.access_token().await?;
+        self.refresh(generation).await?;
+        self.profile().ok_or(SessionError::SignedOut)
+    }
+
     /// Renews the tokens unless someone already replaced generation `stale_generation`.
     pub async fn refresh(&self, stale_generation: u64) -> Result<(), SessionError> {
         let _guard = self.inner.refresh_lock.lock().await;

@@ -20,6 +20,7 @@
 
 mod authorize;
 mod keys;
+mod management;
 mod pages;
 mod token;
 pub mod users;
@@ -40,7 +41,8 @@ use tokio::net::TcpListener;
 use keys::KeyRing;
 use users::Directory;
 
-pub use users::{ADMIN_PERMISSION, DEMO_PASSWORD};
+pub use management::{MANAGEMENT_SCOPES, ManagementClient};
+pub use users::{ADMIN_PERMISSION, DEMO_PASSWORD, User};
 
 /// The client id of the Latchkey desktop app and CLI (a public, native client).
 pub const DESKTOP_CLIENT_ID: &str = "latchkey-desktop";
@@ -67,6 +69,24 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub id_token_ttl: Duration,
     pub code_ttl: Duration,
+    /// The confidential client that may use the management API (client credentials).
+    pub management: Option<ManagementClient>,
+}
+
+/// The management client id the dev stack gives the sample API.
+pub const MANAGEMENT_CLIENT_ID: &str = "latchkey-sample-api";
+
+impl Settings {
+    /// With a management client whose secret is made now (for the sample API's profile
+    /// endpoints); returns the settings and that client.
+    pub fn with_management(mut self) -> (Self, ManagementClient) {
+        let client = ManagementClient {
+            client_id: MANAGEMENT_CLIENT_ID.to_owned(),
+            client_secret: random_token(32),
+        };
+        self.management = Some(client.clone());
+        (self, client)
+    }
 }
 
 impl Default for Settings {
@@ -84,6 +104,7 @@ impl Default for Settings {
             access_token_ttl: Duration::from_secs(600),
             id_token_ttl: Duration::from_secs(600),
             code_ttl: Duration::from_secs(60),
+            management: None,
         }
     }
 }
@@ -250,6 +271,20 @@ impl DevIdp {
             .store(unavailable, Ordering::SeqCst);
     }
 
+    /// A user as the directory has them now (for tests of the management API).
+    pub fn user(&self, username: &str) -> Option<User> {
+        self.provider
+            .directory
+            .lock()
+            .expect("directory lock")
+            .by_username(username)
+    }
+
+    /// The management API's audience (`{issuer}api/v2/`).
+    pub fn management_audience(&self) -> String {
+        self.provider.management_audience()
+    }
+
     /// Whether `refresh_token` would still be accepted by the token endpoint.
     pub fn refresh_token_is_active(&self, refresh_token: &str) -> bool {
         self.provider.grants.is_active(refresh_token)
@@ -289,6 +324,10 @@ fn router(provider: Arc<Provider>) -> Router {
         .route("/oauth/revoke", post(token::revoke))
         .route("/userinfo", get(token::userinfo))
         .route("/oidc/logout", get(authorize::end_session))
+        .route(
+            "/api/v2/users/{id}",
+            get(management::get_user).patch(management::patch_user),
+        )
         .route("/avatars/{username}", get(avatar))
         .route("/operator/rotate-keys", post(rotate_keys))
         .with_state(provider)
@@ -305,10 +344,10 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
         "end_session_endpoint": p.url("oidc/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "name", "nickname", "picture", "email", "email_verified"],
@@ -346,8 +385,8 @@ async fn avatar(Path(file): Path<String>) -> Response {
     pages::avatar_svg(&initials, hue)
 }
 
-/// A random URL-safe string from the OS CSPRNG.
-pub(crate) fn random_token(bytes: usize) -> String {
+/// A random URL-safe string from the OS CSPRNG (for secrets a test or the dev stack makes).
+pub fn random_token(bytes: usize) -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut buf = vec![0u8; bytes];

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use latchkey_dev_idp::{DEFAULT_PORT, DevIdp, Settings};
+use latchkey_dev_idp::{DEFAULT_PORT, DevIdp, ManagementClient, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -34,8 +34,21 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other:?}; try --help"),
         }
     }
+    // The sample API's management credentials come from whoever starts the stack
+    // (`cargo xtask dev-stack` makes a fresh secret each run); none, no management API.
+    let management = match (
+        std::env::var("DEV_IDP_MANAGEMENT_CLIENT_ID"),
+        std::env::var("DEV_IDP_MANAGEMENT_CLIENT_SECRET"),
+    ) {
+        (Ok(client_id), Ok(client_secret)) if !client_secret.is_empty() => Some(ManagementClient {
+            client_id,
+            client_secret,
+        }),
+        _ => None,
+    };
     let settings = Settings {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        management,
         ..Settings::default()
     };
     let idp = DevIdp::start(settings)

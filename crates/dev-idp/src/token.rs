@@ -118,6 +118,8 @@ pub(crate) struct TokenForm {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
+    client_secret: Option<String>,
+    audience: Option<String>,
 }
 
 pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
@@ -127,6 +129,14 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
             "the dev IdP is unavailable",
         )
             .into_response();
+    }
+    if form.grant_type.as_deref() == Some("client_credentials") {
+        return crate::management::client_credentials(
+            &p,
+            form.client_id.as_deref().unwrap_or_default(),
+            form.client_secret.as_deref(),
+            form.audience.as_deref(),
+        );
     }
     let Some(client_id) = form
         .client_id
@@ -348,7 +358,9 @@ fn token_response(
         "azp": client_id,
         "iat": now,
         "exp": now + p.settings.id_token_ttl.as_secs() as i64,
-        "name": user.name,
+        "name": user.display_name(),
+        "given_name": user.given_name(),
+        "family_name": user.family_name(),
         "nickname": user.username,
         "picture": p.url(&format!("avatars/{}.svg", user.username)),
         "email": user.email,
@@ -512,7 +524,9 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
     };
     Json(json!({
         "sub": user.sub,
-        "name": user.name,
+        "name": user.display_name(),
+        "given_name": user.given_name(),
+        "family_name": user.family_name(),
         "nickname": user.username,
         "picture": p.url(&format!("avatars/{}.svg", user.username)),
         "email": user.email,

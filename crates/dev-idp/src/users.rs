@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The password every demo user has.
 pub const DEMO_PASSWORD: &str = "todo";
@@ -19,6 +20,51 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub permissions: Vec<String>,
+    /// What the user may change about themselves (Auth0's `user_metadata`): the management
+    /// API merges updates into it. `given_name` / `family_name` here win over `name`.
+    pub user_metadata: Map<String, Value>,
+}
+
+/// The connection (identity source) of every dev-idp user: a username-password database,
+/// whose users may change their email (social sign-ins could not).
+pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
+
+impl User {
+    fn metadata_text(&self, key: &str) -> Option<&str> {
+        self.user_metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn given_name(&self) -> Option<&str> {
+        self.metadata_text("given_name")
+            .or_else(|| self.name.split_whitespace().next())
+    }
+
+    pub fn family_name(&self) -> Option<&str> {
+        self.metadata_text("family_name").or_else(|| {
+            let mut words = self.name.splitn(2, char::is_whitespace);
+            words.next();
+            words.next().map(str::trim).filter(|w| !w.is_empty())
+        })
+    }
+
+    /// The `name` claim: the names from `user_metadata` when there are any (what an Auth0
+    /// Action adding them to the tokens would do), else the root `name`.
+    pub fn display_name(&self) -> String {
+        let given = self.metadata_text("given_name");
+        let family = self.metadata_text("family_name");
+        if given.is_none() && family.is_none() {
+            return self.name.clone();
+        }
+        [self.given_name(), self.family_name()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// Why a sign-up was refused, in words for the form.
@@ -66,6 +112,7 @@ impl Directory {
                 } else {
                     Vec::new()
                 },
+                user_metadata: Map::new(),
             };
             by_username.insert(username.to_owned(), user);
         }
@@ -81,6 +128,14 @@ impl Directory {
 
     pub(crate) fn by_sub(&self, sub: &str) -> Option<User> {
         self.by_username.values().find(|u| u.sub == sub).cloned()
+    }
+
+    pub(crate) fn by_sub_mut(&mut self, sub: &str) -> Option<&mut User> {
+        self.by_username.values_mut().find(|u| u.sub == sub)
+    }
+
+    pub(crate) fn by_username(&self, username: &str) -> Option<User> {
+        self.by_username.get(username).cloned()
     }
 
     pub(crate) fn sign_up(
@@ -114,6 +169,7 @@ impl Directory {
             name: if name.is_empty() { username } else { name }.to_owned(),
             email: format!("{username}@example.com"),
             permissions: Vec::new(),
+            user_metadata: Map::new(),
         };
         self.by_username.insert(username.to_owned(), user.clone());
         Ok(user)
@@ -151,5 +207,16 @@ mod tests {
         let user = dir.sign_up("newbie", "longer1pass", "New Bie").unwrap();
         assert_eq!(user.name, "New Bie");
         assert!(dir.authenticate("newbie", "longer1pass").is_some());
+    }
+
+    #[test]
+    fn names_in_user_metadata_win_over_the_root_name() {
+        let mut user = Directory::with_demo_users().by_username("jemma").unwrap();
+        assert_eq!(user.display_name(), "Jemma Doe");
+        assert_eq!(user.family_name(), Some("Doe"));
+        user.user_metadata
+            .insert("family_name".into(), "Lovelace".into());
+        assert_eq!(user.display_name(), "Jemma Lovelace");
+        assert_eq!(user.given_name(), Some("Jemma"));
     }
 }

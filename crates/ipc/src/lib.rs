@@ -2,7 +2,8 @@
 //!
 //! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
 //! never a credential. Commands: `session`, `login`, `signup`, `cancel_login`, `logout`,
-//! `call_api`; the shell pushes every [`SessionView`] change as [`SESSION_CHANGED`].
+//! `call_api`, `reload_config`, `todos`, `add_todo`, `update_todo`, `delete_todo`,
+//! `profile_form`, `save_profile`; the shell pushes every [`SessionView`] change as [`SESSION_CHANGED`].
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,15 @@ pub const SESSION_CHANGED: &str = "session-changed";
 pub enum SessionView {
     /// Start-up: the stored session is being restored.
     Loading,
+    /// No usable `auth_config.json`: the window explains where it goes and what to write.
+    NotConfigured {
+        /// Where Latchkey looks for the file on this machine.
+        config_path: String,
+        /// What is wrong with the file that is there; `None` when there is no file.
+        problem: Option<String>,
+        /// A complete file for the local dev stack.
+        dev_stack_example: String,
+    },
     /// Nobody is signed in; `message` says why, when there is something to say.
     SignedOut { message: Option<String> },
     /// The sign-in page is open in the browser.
@@ -96,6 +106,46 @@ pub fn explain_status(status: u16) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// One of the signed-in person's todos, as the API keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Todo {
+    pub id: String,
+    pub title: String,
+    pub done: bool,
+}
+
+/// A change to one todo: `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TodoChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<bool>,
+}
+
+/// The editable part of the profile, as the provider's management API has it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileForm {
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    /// Only accounts with a password at the provider may change their email.
+    pub email_editable: bool,
+}
+
+/// What the person asks to change; `email` only when it is editable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChange {
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
 /// An error a command returns: a message a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Error {
@@ -123,6 +173,7 @@ impl std::error::Error for Error {}
 pub enum Page {
     Home,
     Profile,
+    Todos,
     ExternalApi,
 }
 
@@ -136,6 +187,7 @@ impl Page {
         match self {
             Self::Home => "Home",
             Self::Profile => "Profile",
+            Self::Todos => "Todos",
             Self::ExternalApi => "External API",
         }
     }
@@ -177,6 +229,10 @@ mod tests {
     #[test]
     fn only_home_is_open_to_everyone() {
         assert!(!Page::Home.needs_sign_in());
-        assert!(Page::Profile.needs_sign_in() && Page::ExternalApi.needs_sign_in());
+        assert!(
+            Page::Profile.needs_sign_in()
+                && Page::Todos.needs_sign_in()
+                && Page::ExternalApi.needs_sign_in()
+        );
     }
 }

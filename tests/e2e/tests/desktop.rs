@@ -18,6 +18,7 @@ static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 struct Stack {
     idp: DevIdp,
     config_path: PathBuf,
+    api_url: String,
 }
 
 async fn stack() -> Stack {
@@ -26,6 +27,42 @@ async fn stack() -> Stack {
     Stack {
         idp: stack.idp,
         config_path,
+        api_url: stack.api_url,
+    }
+}
+
+impl Stack {
+    /// Calls the sample API directly as `user` (another device of theirs, or another user).
+    async fn api_as(
+        &self,
+        user: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let token = self
+            .idp
+            .sign_claims(&json!({
+                "iss": self.idp.issuer(),
+                "sub": format!("dev-idp|{user}"),
+                "aud": [latchkey_dev_idp::API_AUDIENCE],
+                "iat": now,
+                "exp": now + 300,
+            }))
+            .unwrap();
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.api_url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
     }
 }
 
@@ -44,6 +81,16 @@ struct App {
 }
 
 async fn launch(stack: &Stack, browser_delay_ms: u64) -> App {
+    launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_DELAY_MS", browser_delay_ms.to_string());
+    })
+    .await
+}
+
+/// Starts the app with the environment `setup` gives it (through tauri-driver).
+async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
     let app = std::env::var("LATCHKEY_APP")
         .expect("LATCHKEY_APP names the built app: run `cargo xtask test`");
     assert!(
@@ -53,15 +100,15 @@ async fn launch(stack: &Stack, browser_delay_ms: u64) -> App {
     // reqwest brings ring and jsonwebtoken brings aws-lc-rs: name the one WebDriver uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (port, native_port) = (free_port(), free_port());
-    let driver = tokio::process::Command::new("tauri-driver")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native_port.to_string(),
-        ])
-        .env("LATCHKEY_CONFIG", &stack.config_path)
-        .env("SCRIPTED_BROWSER_DELAY_MS", browser_delay_ms.to_string())
+    let mut driver = tokio::process::Command::new("tauri-driver");
+    driver.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native_port.to_string(),
+    ]);
+    setup(&mut driver);
+    let driver = driver
         .kill_on_drop(true)
         .spawn()
         .expect("tauri-driver runs (cargo xtask test installs it)");
@@ -100,6 +147,7 @@ impl App {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.failure_screenshot(css).await;
         panic!("{css} never showed {wanted:?} (last text: {last:?})");
     }
 
@@ -110,8 +158,59 @@ impl App {
             .at_most(Duration::from_secs(30))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+            .ok();
+        let Some(el) = el else {
+            self.failure_screenshot(css).await;
+            panic!("{css} never appeared");
+        };
         el.click().await.unwrap();
+    }
+
+    /// Replaces the text of the input `css` with `text`, as typing would.
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .ok();
+        let Some(el) = el else {
+            self.failure_screenshot(css).await;
+            panic!("{css} never appeared");
+        };
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Waits until the input `css` holds `wanted`.
+    async fn value(&self, css: &str, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                last = el.prop("value").await.ok().flatten();
+                if last.as_deref() == Some(wanted) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.failure_screenshot(css).await;
+        panic!("{css} never held {wanted:?} (last: {last:?})");
+    }
+
+    /// Waits until no element matches `css`.
+    async fn gone(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !self.exists(css).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.failure_screenshot(css).await;
+        panic!("{css} is still there");
     }
 
     async fn exists(&self, css: &str) -> bool {
@@ -125,6 +224,26 @@ impl App {
         std::fs::create_dir_all(&dir).unwrap();
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// What the window showed when a wait failed, for whoever reads the failure.
+    async fn failure_screenshot(&self, css: &str) {
+        let name: String = css
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        self.screenshot(&format!("failed-{name}")).await;
+        if let Ok(panic) = self
+            .client
+            .execute("return window.__latchkeyPanic || null", vec![])
+            .await
+            && !panic.is_null()
+        {
+            eprintln!("the window panicked: {panic}");
+        }
+        if let Ok(html) = self.client.source().await {
+            eprintln!("page when {css} failed:\n{html}");
+        }
     }
 
     async fn ipc_log(&self) -> String {
@@ -141,8 +260,15 @@ impl App {
             .join("\n")
     }
 
+    /// Ends the session, failing the test if the window's code panicked along the way.
     async fn quit(self) {
+        let panic = self
+            .client
+            .execute("return window.__latchkeyPanic || null", vec![])
+            .await
+            .unwrap_or_default();
         let _ = self.client.close().await;
+        assert!(panic.is_null(), "the window panicked: {panic}");
     }
 }
 
@@ -296,9 +422,10 @@ async fn visiting_profile_signed_out_signs_in_and_lands_on_profile() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_config_mistake_is_shown_in_the_window_by_name() {
+async fn a_config_mistake_is_shown_by_name_and_can_be_fixed_in_place() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
+    let good = std::fs::read_to_string(&stack.config_path).unwrap();
     // A person forgot the client id.
     std::fs::write(
         &stack.config_path,
@@ -306,14 +433,225 @@ async fn a_config_mistake_is_shown_in_the_window_by_name() {
     )
     .unwrap();
     let app = launch(&stack, 0).await;
-    let message = app.text("#signed-out-message", "clientId").await;
+    let message = app.text("#config-problem", "clientId").await;
     assert!(message.contains("is missing"), "{message}");
     assert!(
         message.contains("auth_config.json"),
         "names the file: {message}"
     );
+    assert!(
+        !app.exists("#login").await,
+        "no sign-in button that cannot work"
+    );
+    // They fix the file and ask the window to look again: no restart needed.
+    std::fs::write(&stack.config_path, good).unwrap();
+    app.click("#reload-config").await;
+    app.text("#login", "Log in").await;
     app.click("#login").await;
-    let error = app.text("#command-error", "clientId").await;
-    assert!(error.contains("is missing"), "{error}");
+    app.text("#nav-user", "Jemma Doe").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_configuration_the_first_window_explains_what_to_do() {
+    let _one = ONE_WINDOW.lock().await;
+    let home =
+        std::env::temp_dir().join(format!("latchkey-e2e-unconfigured-{}", std::process::id()));
+    let config_home = home.join("config");
+    std::fs::create_dir_all(&config_home).unwrap();
+    let app = launch_with(|driver| {
+        driver
+            .env_remove("LATCHKEY_CONFIG")
+            .env("XDG_CONFIG_HOME", &config_home);
+    })
+    .await;
+    let path = app.text("#config-path", "auth_config.json").await;
+    assert_eq!(
+        path.trim(),
+        config_home
+            .join("latchkey/auth_config.json")
+            .display()
+            .to_string(),
+        "says exactly where the file goes"
+    );
+    let example = app.text("#config-example", "clientId").await;
+    assert!(
+        example.contains("127.0.0.1:6080"),
+        "offers the dev stack: {example}"
+    );
+    assert!(
+        !app.exists("#login").await,
+        "never signs in against services nobody configured"
+    );
+    app.screenshot("first-window-unconfigured").await;
+    app.quit().await;
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn todos_are_private_and_change_in_place_with_rollback() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    use reqwest::Method;
+    let (status, _) = stack
+        .api_as(
+            "paul",
+            Method::POST,
+            "/api/todos",
+            Some(json!({ "title": "Paul's surprise party" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let app = launch(&stack, 0).await;
+    app.click("#login").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    app.click("#nav-todos").await;
+    app.text("#todos-empty", "Nothing to do yet").await;
+
+    app.type_into("#todo-new", "Buy milk").await;
+    app.click("#todo-add").await;
+    app.text("li.todo[data-title='Buy milk'] .todo-title", "Buy milk")
+        .await;
+    app.gone("li.todo[data-title='Buy milk'] .todo-toggle[disabled]")
+        .await;
+    app.type_into("#todo-new", "Water the plants").await;
+    app.click("#todo-add").await;
+    app.text(
+        "li.todo[data-title='Water the plants'] .todo-title",
+        "Water",
+    )
+    .await;
+    app.gone(".todo-toggle[disabled]").await;
+
+    app.click("li.todo[data-title='Buy milk'] .todo-toggle")
+        .await;
+    app.text("li.todo.done .todo-title", "Buy milk").await;
+    app.click("li.todo[data-title='Water the plants'] .todo-rename")
+        .await;
+    app.type_into(".todo-title-input", "Water the ferns").await;
+    app.click(".todo-save").await;
+    app.text("li.todo[data-title='Water the ferns'] .todo-title", "ferns")
+        .await;
+    app.screenshot("todos").await;
+
+    // What the window shows is what the API keeps, under jemma's name only.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mine = loop {
+        let (_, mine) = stack.api_as("jemma", Method::GET, "/api/todos", None).await;
+        if mine.to_string().contains("ferns") || Instant::now() > deadline {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let titles: Vec<(&str, bool)> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["title"].as_str().unwrap(), t["done"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(titles, [("Buy milk", true), ("Water the ferns", false)]);
+    let list = app.text("#todo-list", "Buy milk").await;
+    assert!(
+        !list.contains("Paul"),
+        "paul's todo showed in jemma's window: {list}"
+    );
+
+    // Deleted meanwhile on another device: the window's delete fails, is undone, and says so.
+    let ferns = mine[1]["id"].as_str().unwrap();
+    let (status, _) = stack
+        .api_as(
+            "jemma",
+            Method::DELETE,
+            &format!("/api/todos/{ferns}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    app.click("li.todo[data-title='Water the ferns'] .todo-delete")
+        .await;
+    let notice = app.text("#todo-notice", "undone").await;
+    assert!(notice.contains("Deleting “Water the ferns”"), "{notice}");
+    app.text("li.todo[data-title='Water the ferns'] .todo-title", "ferns")
+        .await;
+
+    app.click("li.todo[data-title='Buy milk'] .todo-delete")
+        .await;
+    app.gone("li.todo[data-title='Buy milk']").await;
+    let (_, left) = stack.api_as("jemma", Method::GET, "/api/todos", None).await;
+    assert_eq!(left, json!([]), "both gone at the API");
+    let (_, pauls) = stack.api_as("paul", Method::GET, "/api/todos", None).await;
+    assert_eq!(pauls.as_array().unwrap().len(), 1, "paul's list untouched");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_last_name_reaches_the_provider_and_the_profile_view() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let app = launch(&stack, 0).await;
+    app.click("#login").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    app.click("#nav-profile").await;
+    app.value("#profile-family-name", "Doe").await;
+    app.value("#profile-given-name", "Jemma").await;
+    app.type_into("#profile-family-name", "Lovelace").await;
+    app.click("#profile-save").await;
+    app.text("#profile-saved", "Saved").await;
+    // The provider has it, in user_metadata, merged with what was there.
+    let jemma = stack.idp.user("jemma").unwrap();
+    assert_eq!(
+        jemma.user_metadata.get("family_name"),
+        Some(&json!("Lovelace"))
+    );
+    // The window shows the name from the refreshed ID token.
+    app.text("#profile-name", "Jemma Lovelace").await;
+    app.text("#nav-user", "Jemma Lovelace").await;
+    let claims = app.text("#profile-claims", "family_name").await;
+    assert!(claims.contains("Lovelace"), "{claims}");
+    app.screenshot("profile-edited").await;
+    let log = app.ipc_log().await;
+    assert!(!log.contains("eyJ"), "no token reached the web view");
+    assert!(!log.contains("client_secret") && !log.contains("clientSecret"));
+
+    // A blank last name is refused with the field named, and nothing changes.
+    app.type_into("#profile-family-name", " ").await;
+    app.click("#profile-save").await;
+    let error = app.text("#profile-error", "familyName").await;
+    assert!(error.contains("must not be empty"), "{error}");
+    assert_eq!(
+        stack
+            .idp
+            .user("jemma")
+            .unwrap()
+            .user_metadata
+            .get("family_name"),
+        Some(&json!("Lovelace"))
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_signs_up_from_the_window_and_starts_with_no_todos() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let username = format!("newbie{}", stack.idp.addr().port());
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_USER", &username)
+            .env("SCRIPTED_BROWSER_PASSWORD", "correct-horse-9");
+    })
+    .await;
+    app.click("#signup").await;
+    app.text("#nav-user", &username).await;
+    assert!(
+        stack.idp.user(&username).is_some(),
+        "dev-idp created the user"
+    );
+    app.click("#nav-todos").await;
+    app.text("#todos-empty", "Nothing to do yet").await;
+    app.click("#nav-profile").await;
+    let claims = app.text("#profile-claims", "sub").await;
+    assert!(claims.contains(&format!("dev-idp|{username}")), "{claims}");
     app.quit().await;
 }

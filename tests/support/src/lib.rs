@@ -17,13 +17,34 @@ impl DevStack {
         Self::start_with(Settings::default()).await
     }
 
+    /// The stack with `settings` for the provider (a management client is added when the
+    /// settings have none), the API's todos in a fresh SQLite file.
     pub async fn start_with(settings: Settings) -> Self {
+        let (settings, management) = match settings.management.clone() {
+            Some(client) => (settings, client),
+            None => settings.with_management(),
+        };
         let idp = DevIdp::start(settings).await.expect("the dev IdP starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
         let api_url = format!("http://{}", listener.local_addr().expect("bound"));
-        let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE);
+        let db = std::env::temp_dir().join(format!(
+            "latchkey-stack-{}/todos.sqlite3",
+            idp.addr().port()
+        ));
+        let _ = std::fs::remove_file(&db);
+        let store = latchkey_api::Store::sqlite_file(&db)
+            .await
+            .expect("the todo database opens");
+        let state = latchkey_api::AppState::new(idp.issuer(), API_AUDIENCE)
+            .with_store(store)
+            .with_management(latchkey_api::ManagementConfig {
+                issuer: idp.issuer().to_owned(),
+                client_id: management.client_id,
+                client_secret: management.client_secret,
+                audience: None,
+            });
         tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
         Self { idp, api_url }
     }

@@ -1,2 +1,3 @@
 pub mod nav;
+pub mod setup;
 pub mod waiting;

@@ -19,6 +19,7 @@ pub fn NavBar() -> View {
             div(class="links") {
                 (link(Page::Home, "nav-home"))
                 (link(Page::Profile, "nav-profile"))
+                (link(Page::Todos, "nav-todos"))
                 (link(Page::ExternalApi, "nav-api"))
             }
             div(class="user") {
@@ -31,7 +32,7 @@ pub fn NavBar() -> View {
                             button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
                         }
                     }
-                    SessionView::Loading => view! {},
+                    SessionView::Loading | SessionView::NotConfigured { .. } => view! {},
                     _ => view! {
                         button(id="signup", class="secondary", on:click=move |_| state.run("signup")) { "Sign up" }
                         button(id="login", class="primary", on:click=move |_| state.run("login")) { "Log in" }

@@ -1,3 +1,4 @@
 pub mod external_api;
 pub mod home;
 pub mod profile;
+pub mod todos;

@@ -1,0 +1,271 @@
+//! The provider's management API, reached with this API's own confidential client: the
+//! desktop app never holds these credentials. Auth0's subset: a `client_credentials` token
+//! for the audience `https://TENANT/api/v2/`, then `GET` / `PATCH /api/v2/users/{id}`.
+
+use std::time::{Duration, Instant};
+
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::ApiError;
+
+/// The confidential client's settings.
+#[derive(Clone)]
+pub struct ManagementConfig {
+    /// The provider's issuer, with its trailing slash; the management API lives under it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Defaults to `{issuer}api/v2/` (Auth0's name for it).
+    pub audience: Option<String>,
+}
+
+impl std::fmt::Debug for ManagementConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagementConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A user as the management API returns one (the fields this API reads).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ManagedUser {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub user_metadata: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Identity {
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default, rename = "isSocial")]
+    pub is_social: bool,
+}
+
+impl ManagedUser {
+    /// Only accounts with a password at the provider itself may change their email: a
+    /// social identity's email belongs to the social provider.
+    pub fn email_editable(&self) -> bool {
+        !self.identities.is_empty()
+            && self
+                .identities
+                .iter()
+                .all(|i| i.provider == "auth0" && !i.is_social)
+    }
+
+    fn metadata(&self, key: &str) -> Option<String> {
+        self.user_metadata
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    pub fn given_name(&self) -> String {
+        self.metadata("given_name")
+            .or_else(|| self.given_name.clone())
+            .or_else(|| {
+                self.name
+                    .as_deref()
+                    .and_then(|n| n.split_whitespace().next())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn family_name(&self) -> String {
+        self.metadata("family_name")
+            .or_else(|| self.family_name.clone())
+            .or_else(|| {
+                self.name
+                    .as_deref()
+                    .and_then(|n| n.trim().split_once(char::is_whitespace))
+                    .map(|(_, rest)| rest.trim().to_owned())
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub struct Management {
+    config: ManagementConfig,
+    http: oauth2::reqwest::Client,
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+impl Management {
+    pub fn new(config: ManagementConfig) -> Self {
+        let http = oauth2::reqwest::Client::builder()
+            // The token request carries the client secret: never follow a redirect with it.
+            .redirect(oauth2::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        Self {
+            config,
+            http,
+            token: Mutex::new(None),
+        }
+    }
+
+    fn audience(&self) -> String {
+        self.config
+            .audience
+            .clone()
+            .unwrap_or_else(|| format!("{}/api/v2/", self.config.issuer.trim_end_matches('/')))
+    }
+
+    fn user_url(&self, user_id: &str) -> Result<url::Url, ApiError> {
+        let mut url = url::Url::parse(&self.audience())
+            .map_err(|e| unavailable(format!("the management audience is not a URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| unavailable("the management audience cannot hold a path".into()))?
+            .pop_if_empty()
+            .extend(["users", user_id]);
+        Ok(url)
+    }
+
+    /// A management token, reused until a minute before it expires.
+    async fn token(&self) -> Result<String, ApiError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        #[derive(Deserialize)]
+        struct Discovery {
+            token_endpoint: String,
+        }
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self
+            .http
+            .get(&discovery_url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| unavailable(format!("cannot read the provider's discovery: {e}")))?
+            .json()
+            .await
+            .map_err(|e| unavailable(format!("the provider's discovery is not valid: {e}")))?;
+        let token_url = TokenUrl::new(discovery.token_endpoint)
+            .map_err(|e| unavailable(format!("the provider's token endpoint is not a URL: {e}")))?;
+        let client = BasicClient::new(ClientId::new(self.config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.config.client_secret.clone()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(token_url);
+        let response = client
+            .exchange_client_credentials()
+            .add_extra_param("audience", self.audience())
+            .request_async(&self.http)
+            .await
+            .map_err(|e| {
+                unavailable(format!(
+                    "the provider refused this API's management client: {}",
+                    describe_token_error(&e)
+                ))
+            })?;
+        let lifetime = response
+            .expires_in()
+            .unwrap_or(Duration::from_secs(300))
+            .saturating_sub(Duration::from_secs(60));
+        let token = response.access_token().secret().clone();
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    pub async fn get_user(&self, user_id: &str) -> Result<ManagedUser, ApiError> {
+        self.send(user_id, None).await
+    }
+
+    /// `PATCH` with `body`; the provider merges `user_metadata`.
+    pub async fn patch_user(&self, user_id: &str, body: &Value) -> Result<ManagedUser, ApiError> {
+        self.send(user_id, Some(body)).await
+    }
+
+    /// One call; a 401 (a token revoked or rotated early) gets one fresh token and a retry.
+    async fn send(&self, user_id: &str, patch: Option<&Value>) -> Result<ManagedUser, ApiError> {
+        let url = self.user_url(user_id)?;
+        for attempt in 0..2 {
+            let token = self.token().await?;
+            let request = match patch {
+                Some(body) => self.http.patch(url.clone()).json(body),
+                None => self.http.get(url.clone()),
+            };
+            let response = request
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("the provider's management API: {e}")))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.forget_token().await;
+                continue;
+            }
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(ApiError::NotFound("user"));
+            }
+            if status == reqwest::StatusCode::BAD_REQUEST {
+                let body: Value = response.json().await.unwrap_or_default();
+                let message = body["message"]
+                    .as_str()
+                    .unwrap_or("the provider refused the change");
+                return Err(ApiError::Invalid(message.to_owned()));
+            }
+            if !status.is_success() {
+                return Err(unavailable(format!(
+                    "the provider's management API answered {status}"
+                )));
+            }
+            return response
+                .json()
+                .await
+                .map_err(|e| unavailable(format!("the provider's management API answered: {e}")));
+        }
+        Err(unavailable(
+            "the provider's management API refused this API's token".into(),
+        ))
+    }
+}
+
+fn unavailable(message: String) -> ApiError {
+    tracing::warn!("management API: {message}");
+    ApiError::Unavailable(message)
+}
+
+fn describe_token_error<E: std::error::Error>(
+    err: &oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> String {
+    match err {
+        oauth2::RequestTokenError::ServerResponse(response) => {
+            let mut text = response.error().to_string();
+            if let Some(description) = response.error_description() {
+                text.push_str(": ");
+                text.push_str(description);
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,140 @@
+//! The app's own data, through the sample API from native code: the todo list and the
+//! profile form. The web view names what it wants; the shell decides the URL and holds the
+//! token.
+
+use latchkey_ipc::{Error, ProfileChange, ProfileForm, Todo, TodoChange, explain_status};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tauri::{AppHandle, State};
+
+use crate::state::{AppState, Engine, publish, signed_in};
+
+/// Calls the API at `path` and reads its JSON answer; a refusal becomes the API's own words.
+async fn api<T: DeserializeOwned>(
+    state: &AppState,
+    method: Method,
+    path: &[&str],
+    body: Option<Value>,
+) -> Result<T, Error> {
+    let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
+    let mut url = session.config().api_url.clone();
+    url.path_segments_mut()
+        .map_err(|()| Error::new("the configured apiUrl cannot hold a path"))?
+        .pop_if_empty()
+        .extend(path);
+    let response = api
+        .send(method, url.as_str(), body.as_ref())
+        .await
+        .map_err(|e| Error::new(e.to_string()))?;
+    let text = if response.body.is_empty() {
+        "null"
+    } else {
+        response.body.as_str()
+    };
+    if (200..300).contains(&response.status) {
+        return serde_json::from_str(text)
+            .map_err(|e| Error::new(format!("the API answered something unexpected: {e}")));
+    }
+    let said = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned));
+    Err(Error::new(match said {
+        Some(message) => format!("The API refused: {message} ({})", response.status),
+        None => explain_status(response.status)
+            .unwrap_or_else(|| format!("The API answered {}", response.status)),
+    }))
+}
+
+/// Todo ids come from the API as UUIDs; anything else from the web view is refused here,
+/// before it can become part of a URL.
+fn todo_id(id: &str) -> Result<&str, Error> {
+    let ok = id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
+        });
+    if ok {
+        Ok(id)
+    } else {
+        Err(Error::new("that is not a todo id"))
+    }
+}
+
+#[tauri::command]
+pub async fn todos(state: State<'_, AppState>) -> Result<Vec<Todo>, Error> {
+    api(&state, Method::GET, &["api", "todos"], None).await
+}
+
+#[tauri::command]
+pub async fn add_todo(state: State<'_, AppState>, title: String) -> Result<Todo, Error> {
+    api(
+        &state,
+        Method::POST,
+        &["api", "todos"],
+        Some(json!({ "title": title })),
+    )
+    .await
+}
+
+#[tauri::command]
+pub async fn update_todo(
+    state: State<'_, AppState>,
+    id: String,
+    change: TodoChange,
+) -> Result<Todo, Error> {
+    let id = todo_id(&id)?;
+    let body = serde_json::to_value(&change).map_err(|e| Error::new(e.to_string()))?;
+    api(&state, Method::PATCH, &["api", "todos", id], Some(body)).await
+}
+
+#[tauri::command]
+pub async fn delete_todo(state: State<'_, AppState>, id: String) -> Result<(), Error> {
+    let id = todo_id(&id)?;
+    api::<Value>(&state, Method::DELETE, &["api", "todos", id], None)
+        .await
+        .map(|_| ())
+}
+
+#[tauri::command]
+pub async fn profile_form(state: State<'_, AppState>) -> Result<ProfileForm, Error> {
+    api(&state, Method::GET, &["api", "profile"], None).await
+}
+
+/// Saves the names (and email) at the provider through the API, then renews the tokens so
+/// the profile view shows what the provider now says.
+#[tauri::command]
+pub async fn save_profile(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    change: ProfileChange,
+) -> Result<ProfileForm, Error> {
+    let body = serde_json::to_value(&change).map_err(|e| Error::new(e.to_string()))?;
+    let saved: ProfileForm = api(&state, Method::PATCH, &["api", "profile"], Some(body)).await?;
+    let session = state.session()?;
+    let profile = session.reload_profile().await.map_err(|e| {
+        Error::new(format!(
+            "Saved, but the new name shows after the next sign-in: {e}"
+        ))
+    })?;
+    publish(&app, signed_in(&profile));
+    Ok(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::todo_id;
+
+    #[test]
+    fn only_uuid_shaped_ids_reach_a_url() {
+        assert!(todo_id("3f2b8c1e-9a4d-4e5f-8a7b-1c2d3e4f5a6b").is_ok());
+        for bad in [
+            "",
+            "1",
+            "../../admin",
+            "3f2b8c1e/9a4d-4e5f-8a7b-1c2d3e4f5a6b",
+            "3f2b8c1e-9a4d-4e5f-8a7b-1c2d3e4f5a6?",
+        ] {
+            assert!(todo_id(bad).is_err(), "{bad}");
+        }
+    }
+}
