@@ -227,3 +227,65 @@ async fn wrong_password_keeps_the_form_with_a_message() {
             .contains("Wrong username or password")
     );
 }
+
+#[tokio::test]
+async fn sign_up_refuses_a_taken_name_and_a_weak_password_in_words_then_signs_in() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{}&screen_hint=signup",
+        authorize_url(&idp, Some(challenge.as_str()), REDIRECT)
+    );
+    let page = http().get(url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("action=\"signup\""), "the sign-up screen");
+    let tx = page
+        .split("name=\"tx\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let attempt = |username: &'static str, password: &'static str| {
+        let tx = tx.clone();
+        let issuer = idp.issuer().to_owned();
+        async move {
+            http()
+                .post(format!("{issuer}signup"))
+                .form(&[
+                    ("tx", tx.as_str()),
+                    ("username", username),
+                    ("name", ""),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let taken = attempt("paul", "longer1pass").await;
+    assert_eq!(taken.status(), 422);
+    assert!(
+        taken
+            .text()
+            .await
+            .unwrap()
+            .contains("That username is taken")
+    );
+    let weak = attempt("newbie", "short").await;
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().await.unwrap().contains("at least 8 characters"));
+    assert!(idp.user("newbie").is_none(), "nothing created by a refusal");
+    let created = attempt("newbie", "longer1pass").await;
+    let location = created
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(
+        location.starts_with(REDIRECT) && location.contains("code="),
+        "signed in straight away: {} {location}",
+        created.status()
+    );
+    assert_eq!(idp.user("newbie").unwrap().name, "newbie");
+}
