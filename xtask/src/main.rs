@@ -194,14 +194,7 @@ fn test() -> Result {
         "warnings",
     ]))?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_app()?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 
     // The scripted browser stands in for the system browser exactly where a user's system
@@ -585,6 +578,18 @@ fn stop_keyring_daemons(runtime: &Path) {
     }
 }
 
+/// The debug app with its UI built in: the one build that `test` and `demo` share.
+fn build_app() -> Result {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey",
+        "--features",
+        "custom-protocol",
+    ]))
+}
+
 /// Builds the app, starts the dev stack, and runs the app against it until its window closes.
 fn demo() -> Result {
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
@@ -601,15 +606,7 @@ fn demo() -> Result {
         .collect();
     ensure_packages(&packages)?;
     ui(true)?;
-    // The same invocations as `test`, so the two share one build.
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    build_app()?;
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");

@@ -14,13 +14,6 @@ struct Api {
     secret: String,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The API is given `secret` for the management client the provider registered.
 async fn api(wrong_secret: bool) -> Api {
     let (settings, client) = Settings::default().with_management();
@@ -53,15 +46,7 @@ async fn api(wrong_secret: bool) -> Api {
 
 impl Api {
     fn token(&self, user: &str) -> String {
-        self.idp
-            .sign_claims(&json!({
-                "iss": self.idp.issuer(),
-                "sub": format!("dev-idp|{user}"),
-                "aud": [API_AUDIENCE],
-                "iat": now(),
-                "exp": now() + 300,
-            }))
-            .unwrap()
+        self.idp.access_token(user, API_AUDIENCE).unwrap()
     }
 
     async fn call(&self, method: Method, body: Option<Value>) -> (u16, Value) {

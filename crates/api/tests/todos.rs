@@ -15,13 +15,6 @@ struct Api {
     http: reqwest::Client,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// Every storage this run can reach: a fresh SQLite file, and a fresh PostgreSQL database.
 async fn stores(test: &str) -> Vec<(&'static str, Store)> {
     let dir = std::env::temp_dir().join(format!("latchkey-api-{test}-{}", std::process::id()));
@@ -75,15 +68,7 @@ async fn api(store: Store) -> Api {
 
 impl Api {
     fn token(&self, user: &str) -> String {
-        self.idp
-            .sign_claims(&json!({
-                "iss": self.idp.issuer(),
-                "sub": format!("dev-idp|{user}"),
-                "aud": [API_AUDIENCE],
-                "iat": now(),
-                "exp": now() + 300,
-            }))
-            .unwrap()
+        self.idp.access_token(user, API_AUDIENCE).unwrap()
     }
 
     async fn call(

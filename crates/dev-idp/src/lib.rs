@@ -152,6 +152,21 @@ pub(crate) struct Provider {
 }
 
 impl Provider {
+    /// The claims of the request's own bearer token, when it is one this provider signed.
+    fn bearer_claims<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Option<T> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        self.keys
+            .read()
+            .expect("keys lock")
+            .verify::<T>(token, &self.issuer)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path.trim_start_matches('/'))
     }
@@ -253,6 +268,19 @@ impl DevIdp {
             .expect("keys lock")
             .current()
             .sign(claims, "at+jwt")
+    }
+
+    /// A valid five-minute access token for the user `username` and `audience`, as a client
+    /// would hold after signing in (for tests that call an API directly).
+    pub fn access_token(&self, username: &str, audience: &str) -> anyhow::Result<String> {
+        let now = now_secs();
+        self.sign_claims(&json!({
+            "iss": self.provider.issuer,
+            "sub": format!("dev-idp|{username}"),
+            "aud": [audience],
+            "iat": now,
+            "exp": now + 300,
+        }))
     }
 
     /// Arms one misbehaviour for the next matching response.

@@ -150,23 +150,14 @@ struct ManagementClaims {
 /// Checks the bearer token: ours, for the management audience, with `scope`. Returns the
 /// refusal to send, if any.
 fn refusal(p: &Provider, headers: &HeaderMap, scope: &str) -> Option<Response> {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    if !headers.contains_key(header::AUTHORIZATION) {
         return Some(error(
             StatusCode::UNAUTHORIZED,
             "missing_token",
             "Missing authentication.",
         ));
-    };
-    let Some(claims) = p
-        .keys
-        .read()
-        .expect("keys lock")
-        .verify::<ManagementClaims>(token, &p.issuer)
-    else {
+    }
+    let Some(claims) = p.bearer_claims::<ManagementClaims>(headers) else {
         return Some(error(
             StatusCode::UNAUTHORIZED,
             "invalid_token",

@@ -499,19 +499,7 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
         )
             .into_response()
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return unauthorized();
-    };
-    let Some(claims) = p
-        .keys
-        .read()
-        .expect("keys lock")
-        .verify::<VerifiedAccess>(token, &p.issuer)
-    else {
+    let Some(claims) = p.bearer_claims::<VerifiedAccess>(&headers) else {
         return unauthorized();
     };
     let Some(user) = p

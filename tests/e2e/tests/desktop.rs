@@ -40,19 +40,9 @@ impl Stack {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
         let token = self
             .idp
-            .sign_claims(&json!({
-                "iss": self.idp.issuer(),
-                "sub": format!("dev-idp|{user}"),
-                "aud": [latchkey_dev_idp::API_AUDIENCE],
-                "iat": now,
-                "exp": now + 300,
-            }))
+            .access_token(user, latchkey_dev_idp::API_AUDIENCE)
             .unwrap();
         let mut request = reqwest::Client::new()
             .request(method, format!("{}{path}", self.api_url))
@@ -134,83 +124,90 @@ async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
 }
 
 impl App {
-    /// Waits until `css` exists and its text contains `wanted`; returns the text.
-    async fn text(&self, css: &str, wanted: &str) -> String {
+    /// Asks `probe` every 100 ms for up to 30 s until it answers `Ok`. On timeout it keeps a
+    /// screenshot and fails, saying what `css` was expected to do and what was last seen.
+    async fn wait_until<T>(
+        &self,
+        css: &str,
+        expected: &str,
+        probe: impl AsyncFn() -> Result<T, String>,
+    ) -> T {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = String::new();
         while Instant::now() < deadline {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await {
-                last = el.text().await.unwrap_or_default();
-                if last.contains(wanted) {
-                    return last;
-                }
+            match probe().await {
+                Ok(found) => return found,
+                Err(seen) => last = seen,
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.failure_screenshot(css).await;
-        panic!("{css} never showed {wanted:?} (last text: {last:?})");
+        panic!("{css} never {expected} (last seen: {last:?})");
+    }
+
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.wait_until(css, "appeared", async || {
+            self.client
+                .find(Locator::Css(css))
+                .await
+                .map_err(|_| "absent".to_owned())
+        })
+        .await
+    }
+
+    /// Waits until `css` exists and its text contains `wanted`; returns the text.
+    async fn text(&self, css: &str, wanted: &str) -> String {
+        self.wait_until(css, &format!("showed {wanted:?}"), async || {
+            let el = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .map_err(|_| "absent".to_owned())?;
+            let text = el.text().await.unwrap_or_default();
+            if text.contains(wanted) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        })
+        .await
     }
 
     async fn click(&self, css: &str) {
-        let el = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await
-            .ok();
-        let Some(el) = el else {
-            self.failure_screenshot(css).await;
-            panic!("{css} never appeared");
-        };
-        el.click().await.unwrap();
+        self.element(css).await.click().await.unwrap();
     }
 
     /// Replaces the text of the input `css` with `text`, as typing would.
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await
-            .ok();
-        let Some(el) = el else {
-            self.failure_screenshot(css).await;
-            panic!("{css} never appeared");
-        };
+        let el = self.element(css).await;
         el.clear().await.unwrap();
         el.send_keys(text).await.unwrap();
     }
 
     /// Waits until the input `css` holds `wanted`.
     async fn value(&self, css: &str, wanted: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Ok(el) = self.client.find(Locator::Css(css)).await {
-                last = el.prop("value").await.ok().flatten();
-                if last.as_deref() == Some(wanted) {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.failure_screenshot(css).await;
-        panic!("{css} never held {wanted:?} (last: {last:?})");
+        self.wait_until(css, &format!("held {wanted:?}"), async || {
+            let el = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .map_err(|_| "absent".to_owned())?;
+            let value = el.prop("value").await.ok().flatten().unwrap_or_default();
+            if value == wanted { Ok(()) } else { Err(value) }
+        })
+        .await
     }
 
     /// Waits until no element matches `css`.
     async fn gone(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if !self.exists(css).await {
-                return;
+        self.wait_until(css, "went away", async || {
+            if self.exists(css).await {
+                Err("still there".to_owned())
+            } else {
+                Ok(())
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.failure_screenshot(css).await;
-        panic!("{css} is still there");
+        })
+        .await
     }
 
     async fn exists(&self, css: &str) -> bool {
