@@ -3,9 +3,11 @@
 const COMMANDS: &[&str] = &[
     "session",
     "login",
+    "login_another_account",
     "signup",
     "cancel_login",
     "logout",
+    "end_provider_session",
     "call_api",
     "reload_config",
     "todos",
@@ -14,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "delete_todo",
     "profile_form",
     "save_profile",
+    "mark",
 ];
 
 fn main() {

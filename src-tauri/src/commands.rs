@@ -1,7 +1,9 @@
 //! The commands the web view may call: named actions, never URLs, never tokens.
 
 use latchkey_auth::{LoginError, LoginOptions, Restored};
-use latchkey_ipc::{ApiResult, Endpoint, Error, SessionView};
+use std::time::Duration;
+
+use latchkey_ipc::{ApiResult, Endpoint, Error, ProviderSession, SessionView, StartupMark};
 use tauri::{AppHandle, Manager, State};
 
 use crate::state::{AppState, Engine, not_configured, publish, signed_in, signed_out};
@@ -14,12 +16,27 @@ pub fn session(state: State<'_, AppState>) -> SessionView {
 
 #[tauri::command]
 pub fn login(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
-    start_login(app, &state, false)
+    start_login(app, &state, LoginOptions::default())
+}
+
+/// "Use another account": the provider's account chooser or login screen, even when the
+/// browser is still signed in there.
+#[tauri::command]
+pub fn login_another_account(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
+    let options = LoginOptions {
+        force_login: true,
+        ..LoginOptions::default()
+    };
+    start_login(app, &state, options)
 }
 
 #[tauri::command]
 pub fn signup(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
-    start_login(app, &state, true)
+    let options = LoginOptions {
+        signup: true,
+        ..LoginOptions::default()
+    };
+    start_login(app, &state, options)
 }
 
 #[tauri::command]
@@ -32,7 +49,58 @@ pub fn cancel_login(state: State<'_, AppState>) -> Result<(), Error> {
 pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
     let outcome = state.session()?.logout().await;
     let message = outcome.vault_error.map(|e| format!("Signed out, but {e}"));
-    publish(&app, signed_out(message));
+    let provider_session = match &outcome.end_session_url {
+        Some(_) => ProviderSession::MayBeSignedIn,
+        None => ProviderSession::Unknown,
+    };
+    *state.end_session.lock().expect("end session lock") = outcome.end_session_url;
+    publish(
+        &app,
+        SessionView::SignedOut {
+            message,
+            provider_session,
+        },
+    );
+    Ok(())
+}
+
+/// How long the browser may take to come back from the provider's end-session page.
+const END_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Ends the provider's browser session too, after a log-out: opens its end-session page in
+/// the system browser and waits for it to send the browser back (RP-Initiated Logout).
+#[tauri::command]
+pub async fn end_provider_session(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
+    let session = state.session()?;
+    let url = state
+        .end_session
+        .lock()
+        .expect("end session lock")
+        .take()
+        .ok_or_else(|| Error::new("there is no provider session to end; you are signed out"))?;
+    let view = |provider_session, message| SessionView::SignedOut {
+        message,
+        provider_session,
+    };
+    publish(&app, view(ProviderSession::Ending, None));
+    let result = session
+        .end_provider_session(&url, END_SESSION_TIMEOUT)
+        .await;
+    if !matches!(state.view(), SessionView::SignedOut { .. }) {
+        return Ok(()); // someone signed in meanwhile
+    }
+    match result {
+        Ok(()) => {
+            publish(&app, view(ProviderSession::Ended, None));
+            bring_to_front(&app);
+        }
+        Err(err) => {
+            // Keep the URL so the person can try again.
+            *state.end_session.lock().expect("end session lock") = Some(url);
+            let message = format!("The provider did not confirm the sign-out: {err}");
+            publish(&app, view(ProviderSession::MayBeSignedIn, Some(message)));
+        }
+    }
     Ok(())
 }
 
@@ -57,13 +125,10 @@ pub async fn call_api(state: State<'_, AppState>, endpoint: Endpoint) -> Result<
 }
 
 /// Starts a sign-in in the background; its progress arrives as session views.
-fn start_login(app: AppHandle, state: &AppState, signup: bool) -> Result<(), Error> {
+fn start_login(app: AppHandle, state: &AppState, options: LoginOptions) -> Result<(), Error> {
     let session = state.session()?;
+    let signup = options.signup;
     tauri::async_runtime::spawn(async move {
-        let options = LoginOptions {
-            signup,
-            ..LoginOptions::default()
-        };
         let waiting_app = app.clone();
         let result = session
             .login(options, move |url| {
@@ -72,6 +137,7 @@ fn start_login(app: AppHandle, state: &AppState, signup: bool) -> Result<(), Err
                     SessionView::WaitingForBrowser {
                         sign_in_url: url.to_string(),
                         signup,
+                        refused: None,
                     },
                 );
             })
@@ -94,7 +160,7 @@ fn start_login(app: AppHandle, state: &AppState, signup: bool) -> Result<(), Err
 }
 
 /// After the browser hands back, the person should land in the app again.
-fn bring_to_front(app: &AppHandle) {
+pub fn bring_to_front(app: &AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
         let _ = window.show();
@@ -131,4 +197,33 @@ pub async fn restore(app: AppHandle) {
         Err(err) => signed_out(Some(err.to_string())),
     };
     publish(&app, view);
+}
+
+/// The environment variable naming a file where start-up marks are appended (for
+/// `cargo xtask bench`); unset, `mark` records nothing.
+pub const STARTUP_REPORT_ENV: &str = "LATCHKEY_STARTUP_REPORT";
+
+/// The UI rendered a moment of start-up. With `LATCHKEY_STARTUP_REPORT` set, the first of each
+/// mark is appended there as `{"mark":…,"unixMicros":…}`, so a benchmark can time it from the
+/// process's start.
+#[tauri::command]
+pub fn mark(state: State<'_, AppState>, name: StartupMark) {
+    let Some(path) = std::env::var_os(STARTUP_REPORT_ENV) else {
+        return;
+    };
+    if !state.marks.lock().expect("marks lock").insert(name) {
+        return;
+    }
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let line = serde_json::json!({ "mark": name, "unixMicros": micros }).to_string();
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes()));
+    if let Err(err) = written {
+        tracing::warn!("could not write the start-up report: {err}");
+    }
 }

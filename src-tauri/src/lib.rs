@@ -4,6 +4,7 @@
 
 mod commands;
 mod data;
+mod deep_link;
 mod state;
 
 use state::AppState;
@@ -25,11 +26,24 @@ pub fn run() {
                 .unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    let context = tauri::generate_context!();
+    let redirect = deep_link::redirect_uri(context.config());
+    let instance = deep_link::instance_id(&context.config().identifier);
     let result = tauri::Builder::default()
-        .manage(AppState::new())
+        // First, so a second launch ends before it opens anything.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, argv, _cwd| deep_link::second_launch(app, argv))
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
+        .manage(AppState::new(redirect))
         .invoke_handler(tauri::generate_handler![
             commands::session,
             commands::login,
+            commands::login_another_account,
+            commands::end_provider_session,
             commands::signup,
             commands::cancel_login,
             commands::logout,
@@ -41,12 +55,21 @@ pub fn run() {
             data::delete_todo,
             data::profile_form,
             data::save_profile,
+            commands::mark,
         ])
         .setup(|app| {
+            use tauri_plugin_deep_link::DeepLinkExt;
+            deep_link::register_if_unpackaged(app);
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                for link in event.urls() {
+                    deep_link::open(&handle, &link);
+                }
+            });
             tauri::async_runtime::spawn(commands::restore(app.handle().clone()));
             Ok(())
         })
-        .run(tauri::generate_context!());
+        .run(context);
     if let Err(err) = result {
         eprintln!("Latchkey could not start: {err}");
         std::process::exit(1);

@@ -1,10 +1,12 @@
 //! The shell's one piece of state: the session, and the view the UI was last told.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use latchkey_auth::{ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session};
-use latchkey_ipc::{ProfileView, SESSION_CHANGED, SessionView};
+use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
 use tauri::{AppHandle, Emitter, Manager};
+use url::Url;
 
 /// Registered with `.manage()`.
 pub struct AppState {
@@ -12,6 +14,13 @@ pub struct AppState {
     /// that cannot work. Replaced when the person asks to check the configuration again.
     engine: Mutex<Result<Engine, Setup>>,
     view: Mutex<SessionView>,
+    /// After a log-out: the provider's end-session URL (it holds the ID token as
+    /// `id_token_hint`, so it stays here and goes only to the system browser).
+    pub end_session: Mutex<Option<Url>>,
+    /// The start-up marks already recorded (the first of each counts).
+    pub marks: Mutex<HashSet<StartupMark>>,
+    /// The private-use URI redirect this build registers (tauri.conf.json), if any.
+    deep_link: Option<Url>,
 }
 
 /// The signed-in machinery for one configuration.
@@ -29,10 +38,13 @@ pub struct Setup {
 }
 
 impl AppState {
-    pub fn new() -> Self {
+    pub fn new(deep_link: Option<Url>) -> Self {
         Self {
-            engine: Mutex::new(load_engine()),
+            engine: Mutex::new(load_engine(deep_link.as_ref())),
             view: Mutex::new(SessionView::Loading),
+            end_session: Mutex::new(None),
+            marks: Mutex::new(HashSet::new()),
+            deep_link,
         }
     }
 
@@ -46,7 +58,7 @@ impl AppState {
 
     /// Reads the configuration again (after the person wrote or fixed it).
     pub fn reload(&self) -> Result<Engine, Setup> {
-        let engine = load_engine();
+        let engine = load_engine(self.deep_link.as_ref());
         *self.engine.lock().expect("engine lock") = engine.clone();
         engine
     }
@@ -71,10 +83,13 @@ impl std::fmt::Display for Setup {
     }
 }
 
-fn load_engine() -> Result<Engine, Setup> {
+fn load_engine(deep_link: Option<&Url>) -> Result<Engine, Setup> {
     match Config::discover() {
         Ok((config, _path)) => {
             let session = Session::new(config);
+            if let Some(redirect) = deep_link {
+                session.accept_deep_links(redirect.clone());
+            }
             let api = ApiClient::new(session.clone());
             Ok(Engine { session, api })
         }
@@ -126,11 +141,12 @@ pub fn signed_in(profile: &Profile) -> SessionView {
 pub fn signed_out(message: Option<String>) -> SessionView {
     SessionView::SignedOut {
         message: message.map(|m| sentence(&m)),
+        provider_session: ProviderSession::Unknown,
     }
 }
 
 /// Messages from the engine start in lower case, to fit inside other sentences.
-fn sentence(message: &str) -> String {
+pub fn sentence(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -6,11 +6,12 @@ mod pages;
 mod state;
 mod tauri;
 
-use latchkey_ipc::{Page, SessionView};
+use latchkey_ipc::{Page, ProviderSession, SessionView, StartupMark};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
 use components::nav::NavBar;
+use components::provider_session::ProviderSessionNotice;
 use components::setup::Setup;
 use components::waiting::Waiting;
 use pages::external_api::ExternalApiPage;
@@ -34,6 +35,7 @@ fn App() -> View {
     // profile (a renamed person) updates the views that show it without rebuilding the page
     // and losing what is typed or said there.
     let screen = create_selector(move || state.session.with(Screen::of));
+    on_mount(|| state::mark(StartupMark::FirstPaint));
     view! {
         NavBar()
         main(class="content") {
@@ -48,12 +50,15 @@ fn App() -> View {
                 Screen::NotConfigured { config_path, problem, dev_stack_example } => view! {
                     Setup(config_path=config_path, problem=problem.unwrap_or_default(), dev_stack_example=dev_stack_example)
                 },
-                Screen::Waiting { sign_in_url, signup } => view! { Waiting(sign_in_url=sign_in_url, signup=signup) },
-                Screen::SignedOut { message } => view! {
+                Screen::Waiting { sign_in_url, signup, refused } => view! {
+                    Waiting(sign_in_url=sign_in_url, signup=signup, refused=refused.unwrap_or_default())
+                },
+                Screen::SignedOut { message, provider_session } => view! {
                     (match message.clone() {
                         Some(text) => view! { div(id="signed-out-message", class="notice error") { (text) } },
                         None => view! {},
                     })
+                    ProviderSessionNotice(provider_session=provider_session)
                     (page(state.page.get()))
                 },
                 Screen::SignedIn => page(state.page.get()),
@@ -74,9 +79,11 @@ enum Screen {
     Waiting {
         sign_in_url: String,
         signup: bool,
+        refused: Option<String>,
     },
     SignedOut {
         message: Option<String>,
+        provider_session: ProviderSession,
     },
     SignedIn,
 }
@@ -97,11 +104,19 @@ impl Screen {
             SessionView::WaitingForBrowser {
                 sign_in_url,
                 signup,
+                refused,
             } => Self::Waiting {
                 sign_in_url,
                 signup,
+                refused,
             },
-            SessionView::SignedOut { message } => Self::SignedOut { message },
+            SessionView::SignedOut {
+                message,
+                provider_session,
+            } => Self::SignedOut {
+                message,
+                provider_session,
+            },
             SessionView::SignedIn { .. } => Self::SignedIn,
         }
     }

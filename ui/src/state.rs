@@ -1,6 +1,6 @@
 //! App state: a small `Copy` struct of signals, handed down with `provide_context`.
 
-use latchkey_ipc::{Page, SessionView};
+use latchkey_ipc::{Page, SessionView, StartupMark};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
@@ -33,6 +33,9 @@ impl AppState {
 
     /// Takes a view pushed by the shell.
     pub fn apply(&self, view: SessionView) {
+        if matches!(view, SessionView::SignedIn { .. }) && !self.signed_in() {
+            mark(StartupMark::SignedIn);
+        }
         match (&view, self.after_login.get()) {
             (SessionView::SignedIn { .. }, Some(page)) => {
                 self.page.set(page);
@@ -69,4 +72,16 @@ impl AppState {
             }
         });
     }
+}
+
+/// Tells the shell that a moment of start-up was rendered (it keeps the first of each).
+pub fn mark(name: StartupMark) {
+    sycamore::futures::spawn_local(async move {
+        let _ = invoke::<()>("mark", MarkArgs { name }).await;
+    });
+}
+
+#[derive(serde::Serialize)]
+struct MarkArgs {
+    name: StartupMark,
 }

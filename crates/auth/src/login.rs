@@ -12,7 +12,7 @@ use openidconnect::{
 use url::Url;
 
 use crate::config::Config;
-use crate::loopback::{Callback, LoopbackListener, PageOutcome};
+use crate::loopback::{Callback, PageOutcome};
 use crate::provider::{DiscoveryError, Provider};
 
 /// The default time a person has to finish signing in in the browser.
@@ -25,7 +25,8 @@ pub struct LoginOptions {
     pub signup: bool,
     /// Pre-fills the username at the provider (OpenID Connect `login_hint`).
     pub login_hint: Option<String>,
-    /// Ask the provider to show its login screen even with a session (`prompt=login`).
+    /// "Use another account": the provider's account chooser (`prompt=select_account`) where
+    /// discovery lists it, else its login screen even with a session (`prompt=login`).
     pub force_login: bool,
     pub timeout: Duration,
 }
@@ -51,7 +52,9 @@ pub enum LoginError {
     #[error("cannot listen for the sign-in answer on 127.0.0.1: {0}")]
     Listener(std::io::Error),
     /// The configuration asks for a deep-link redirect, which only the desktop app handles.
-    #[error("this front end supports only the loopback redirect; set \"redirect\": \"loopback\"")]
+    #[error(
+        "the deep-link redirect needs the desktop app, which registers its URI scheme; set \"redirect\": \"loopback\" to sign in here"
+    )]
     RedirectModeUnsupported,
     /// The person (or the app) cancelled.
     #[error("the sign-in was cancelled")]
@@ -120,14 +123,12 @@ pub(crate) struct Authorization {
 pub(crate) fn authorization(
     provider: &Provider,
     config: &Config,
-    listener: &LoopbackListener,
+    redirect_uri: String,
     options: &LoginOptions,
 ) -> Authorization {
-    let redirect_uri = listener.redirect_uri();
-    let client = provider
-        .client
-        .clone()
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).expect("a loopback URL is valid"));
+    let client = provider.client.clone().set_redirect_uri(
+        RedirectUrl::new(redirect_uri.clone()).expect("the redirect URI is a URL"),
+    );
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -153,7 +154,16 @@ pub(crate) fn authorization(
         request = request.set_login_hint(LoginHint::new(hint.clone()));
     }
     if options.force_login {
-        request = request.add_prompt(CoreAuthPrompt::Login);
+        let chooser = provider
+            .extra()
+            .prompt_values_supported
+            .iter()
+            .any(|p| p == "select_account");
+        request = request.add_prompt(if chooser {
+            CoreAuthPrompt::SelectAccount
+        } else {
+            CoreAuthPrompt::Login
+        });
     }
     // OpenID Connect Core §11: a generic provider grants offline_access (a refresh token)
     // only with prompt=consent. Auth0 grants it without, and would show a needless screen.
@@ -212,9 +222,11 @@ pub(crate) async fn exchange(
     http: &reqwest::Client,
     authorization: Authorization,
     code: AuthorizationCode,
+    timings: &mut SignInTimings,
 ) -> Result<(CoreTokenResponse, CoreIdTokenClaims), LoginError> {
+    let started = std::time::Instant::now();
     let client = provider.client.clone().set_redirect_uri(
-        RedirectUrl::new(authorization.redirect_uri).expect("a loopback URL is valid"),
+        RedirectUrl::new(authorization.redirect_uri).expect("the redirect URI is a URL"),
     );
     let response = client
         .exchange_code(code)
@@ -223,6 +235,8 @@ pub(crate) async fn exchange(
         .request_async(http)
         .await
         .map_err(|e| LoginError::Exchange(crate::session::describe_token_error(&e)))?;
+    timings.token_endpoint = started.elapsed();
+    let validating = std::time::Instant::now();
     let id_token = response
         .id_token()
         .ok_or_else(|| LoginError::InvalidIdToken("the token response has no ID token".into()))?;
@@ -235,12 +249,29 @@ pub(crate) async fn exchange(
     )
     .await
     .map_err(LoginError::InvalidIdToken)?;
+    timings.validation = validating.elapsed();
     if response.access_token().secret().is_empty() {
         return Err(LoginError::Exchange(
             "the token response has an empty access token".into(),
         ));
     }
     Ok((response, claims))
+}
+
+/// Where the time between the provider's answer and the signed-in state went, for the last
+/// sign-in: the provider's own response times, and Latchkey's work around them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignInTimings {
+    /// The code exchange at the token endpoint, request to parsed answer (the provider).
+    pub token_endpoint: Duration,
+    /// ID token validation, a JWKS fetch included when one was needed.
+    pub validation: Duration,
+    /// `/userinfo`, when the ID token carried no profile (the provider); zero otherwise.
+    pub userinfo: Duration,
+    /// Storing the refresh token in the OS vault and taking the tokens into memory.
+    pub vault_write: Duration,
+    /// From the callback's arrival to the signed-in state, all of the above included.
+    pub total: Duration,
 }
 
 /// The page the browser shows for `result`.

@@ -93,13 +93,24 @@ impl LoopbackListener {
 /// The provider's answer, as the callback request carried it.
 pub struct Callback {
     pub params: HashMap<String, String>,
-    reply: oneshot::Sender<PageOutcome>,
+    /// The browser request waiting for its page; a deep link has none.
+    reply: Option<oneshot::Sender<PageOutcome>>,
 }
 
 impl Callback {
+    /// An answer that came by another way than this listener (a deep link): no page to serve.
+    pub(crate) fn without_page(params: HashMap<String, String>) -> Self {
+        Self {
+            params,
+            reply: None,
+        }
+    }
+
     /// Tells the waiting browser how the sign-in ended.
     pub fn respond(self, outcome: PageOutcome) {
-        let _ = self.reply.send(outcome);
+        if let Some(reply) = self.reply {
+            let _ = reply.send(outcome);
+        }
     }
 }
 
@@ -107,6 +118,8 @@ impl Callback {
 #[derive(Clone, Debug)]
 pub enum PageOutcome {
     SignedIn,
+    /// The provider ended its own session too (RP-Initiated Logout).
+    SignedOut,
     Failed(String),
 }
 
@@ -156,7 +169,7 @@ struct Shared {
 }
 
 /// Compares without an early exit, so response timing says nothing about the state.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -189,7 +202,7 @@ async fn callback(
     if tx
         .send(Callback {
             params,
-            reply: reply_tx,
+            reply: Some(reply_tx),
         })
         .is_err()
     {
@@ -217,6 +230,11 @@ async fn done(State(shared): State<Arc<Shared>>) -> Response {
             StatusCode::OK,
             "You are signed in",
             "You are signed in. Return to Latchkey — you can close this tab.",
+        ),
+        Some(PageOutcome::SignedOut) => page(
+            StatusCode::OK,
+            "You are signed out",
+            "You are signed out at your provider too. Return to Latchkey — you can close this tab.",
         ),
         Some(PageOutcome::Failed(why)) => page(StatusCode::OK, "Sign-in failed", &why),
         None => {

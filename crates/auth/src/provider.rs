@@ -33,6 +33,9 @@ pub struct ExtraMetadata {
     /// RFC 9207.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Prompt Create 1.0 §4: the `prompt` values the provider understands.
+    #[serde(default)]
+    pub prompt_values_supported: Vec<String>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}

@@ -1,6 +1,7 @@
 //! The signed-in session: tokens in memory, the refresh token in the vault.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
@@ -16,7 +17,7 @@ use url::Url;
 use crate::browser::{BrowserLauncher, SystemBrowser};
 use crate::config::{Config, RedirectMode};
 use crate::login::{self, LoginError, LoginOptions};
-use crate::loopback::LoopbackListener;
+use crate::loopback::{Callback, CallbackServer, LoopbackListener, PageOutcome, same_secret};
 use crate::provider::{DiscoveryError, Provider, error_chain};
 use crate::vault::{Vault, VaultError};
 
@@ -36,23 +37,27 @@ pub struct Profile {
 }
 
 impl Profile {
-    fn from_claims(claims: &CoreIdTokenClaims) -> Self {
+    fn from_claims(claims: &CoreIdTokenClaims, userinfo: Option<&UserinfoProfile>) -> Self {
+        let userinfo = userinfo.cloned().unwrap_or_default();
         Self {
             sub: claims.subject().to_string(),
             name: claims
                 .name()
                 .and_then(|c| c.get(None))
                 .map(|v| v.to_string())
+                .or(userinfo.name)
                 .or_else(|| claims.preferred_username().map(|u| u.to_string())),
             nickname: claims
                 .nickname()
                 .and_then(|c| c.get(None))
-                .map(|v| v.to_string()),
-            email: claims.email().map(|e| e.to_string()),
+                .map(|v| v.to_string())
+                .or(userinfo.nickname),
+            email: claims.email().map(|e| e.to_string()).or(userinfo.email),
             picture: claims
                 .picture()
                 .and_then(|c| c.get(None))
-                .map(|v| v.to_string()),
+                .map(|v| v.to_string())
+                .or(userinfo.picture),
             claims: serde_json::to_value(claims).unwrap_or_default(),
         }
     }
@@ -65,6 +70,57 @@ impl Profile {
             .or(self.email.as_deref())
             .unwrap_or(&self.sub)
     }
+}
+
+/// Profile claims from `/userinfo` (OpenID Connect Core §5.3), for an ID token that carries
+/// none; taken only when its `sub` is the ID token's (§5.3.2).
+#[derive(Clone, Debug, Default)]
+struct UserinfoProfile {
+    name: Option<String>,
+    nickname: Option<String>,
+    email: Option<String>,
+    picture: Option<String>,
+}
+
+/// Asks `/userinfo` for the profile when the ID token has none of its own; an answer about
+/// another `sub` (or none at all) is discarded.
+async fn userinfo(
+    provider: &Provider,
+    http: &reqwest::Client,
+    access: &AccessToken,
+    claims: &CoreIdTokenClaims,
+) -> Option<UserinfoProfile> {
+    let has_profile = claims.name().is_some() || claims.email().is_some();
+    if has_profile {
+        return None;
+    }
+    let request = provider
+        .client
+        .user_info(access.clone(), Some(claims.subject().clone()))
+        .ok()?;
+    let answer: openidconnect::core::CoreUserInfoClaims = match request.request_async(http).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            // The crate compares `sub` with the ID token's: a mismatch lands here too.
+            tracing::warn!("ignored the provider's userinfo answer: {err}");
+            return None;
+        }
+    };
+    Some(UserinfoProfile {
+        name: answer
+            .name()
+            .and_then(|c| c.get(None))
+            .map(|v| v.to_string()),
+        nickname: answer
+            .nickname()
+            .and_then(|c| c.get(None))
+            .map(|v| v.to_string()),
+        email: answer.email().map(|e| e.to_string()),
+        picture: answer
+            .picture()
+            .and_then(|c| c.get(None))
+            .map(|v| v.to_string()),
+    })
 }
 
 /// Why the session cannot produce what was asked.
@@ -106,7 +162,9 @@ pub enum Restored {
 pub struct LogoutOutcome {
     /// The refresh token was revoked at the provider (RFC 7009).
     pub revoked: bool,
-    /// The provider's end-session URL, to end its browser session too.
+    /// The provider's end-session URL, to end its browser session too (it carries the ID
+    /// token as `id_token_hint`: a browser may see it, the web view never does).
+    /// [`Session::end_provider_session`] opens it.
     pub end_session_url: Option<Url>,
     /// The vault entry could not be deleted.
     pub vault_error: Option<VaultError>,
@@ -119,12 +177,48 @@ struct Tokens {
     refresh: Option<RefreshToken>,
     id_token: Option<CoreIdToken>,
     claims: CoreIdTokenClaims,
+    userinfo: Option<UserinfoProfile>,
     generation: u64,
 }
 
 enum Interrupt {
     Cancelled,
     Replaced,
+}
+
+/// Why a deep link was not taken as the answer to a sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectRejected {
+    /// The URL is not this app's redirect URI (another scheme or path).
+    #[error("the link is not a sign-in answer for Latchkey")]
+    NotARedirect,
+    /// No sign-in is waiting (it ended, or this process did not start it).
+    #[error("a sign-in answer arrived but no sign-in is waiting for one; start the sign-in again")]
+    NothingWaiting,
+    /// The `state` does not match the sign-in in progress: a forged or stale answer.
+    #[error("a sign-in answer that does not belong to the sign-in in progress was refused")]
+    WrongState,
+}
+
+/// A deep-link sign-in waiting for its answer.
+struct WaitingLink {
+    state: String,
+    answer: oneshot::Sender<Callback>,
+}
+
+/// Where the provider's answer comes from.
+enum Answer {
+    Loopback(CallbackServer),
+    DeepLink(oneshot::Receiver<Callback>),
+}
+
+impl Answer {
+    async fn next(&mut self) -> Option<Callback> {
+        match self {
+            Self::Loopback(server) => server.callback().await,
+            Self::DeepLink(rx) => rx.await.ok(),
+        }
+    }
 }
 
 struct Inner {
@@ -138,6 +232,10 @@ struct Inner {
     dormant: Mutex<Option<RefreshToken>>,
     refresh_lock: tokio::sync::Mutex<u64>,
     pending: Mutex<Option<oneshot::Sender<Interrupt>>>,
+    /// The private-use URI redirect (RFC 8252 §7.1), when the front end can receive it.
+    deep_link: OnceLock<Url>,
+    waiting_link: Mutex<Option<WaitingLink>>,
+    last_sign_in: Mutex<Option<login::SignInTimings>>,
     vault_problem: Mutex<Option<VaultError>>,
 }
 
@@ -186,6 +284,9 @@ impl Session {
                 dormant: Mutex::new(None),
                 refresh_lock: tokio::sync::Mutex::new(0),
                 pending: Mutex::new(None),
+                deep_link: OnceLock::new(),
+                waiting_link: Mutex::new(None),
+                last_sign_in: Mutex::new(None),
                 vault_problem: Mutex::new(None),
             }),
         }
@@ -193,6 +294,55 @@ impl Session {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Says that this front end receives `redirect_uri` (a private-use URI scheme, RFC 8252
+    /// §7.1) and hands it to [`Session::deliver_redirect`]; needed for `"redirect": "deep-link"`.
+    pub fn accept_deep_links(&self, redirect_uri: Url) {
+        let _ = self.inner.deep_link.set(redirect_uri);
+    }
+
+    /// The redirect URI a deep-link sign-in uses, if this front end accepts deep links.
+    pub fn deep_link_redirect(&self) -> Option<&Url> {
+        self.inner.deep_link.get()
+    }
+
+    /// Hands a deep link (the provider's answer, opened by the OS) to the waiting sign-in.
+    /// Only a link with the `state` of the sign-in in progress is taken; anything else is
+    /// refused and the sign-in goes on waiting.
+    pub fn deliver_redirect(&self, url: &Url) -> Result<(), RedirectRejected> {
+        let expected = self
+            .inner
+            .deep_link
+            .get()
+            .ok_or(RedirectRejected::NotARedirect)?;
+        if url.scheme() != expected.scheme()
+            || url.host() != expected.host()
+            || url.path() != expected.path()
+        {
+            return Err(RedirectRejected::NotARedirect);
+        }
+        let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let mut waiting = self.inner.waiting_link.lock().expect("waiting link lock");
+        let state_ok = match waiting.as_ref() {
+            None => return Err(RedirectRejected::NothingWaiting),
+            Some(link) => params
+                .get("state")
+                .is_some_and(|s| same_secret(s, &link.state)),
+        };
+        if !state_ok {
+            tracing::warn!("refused a sign-in answer with the wrong state");
+            return Err(RedirectRejected::WrongState);
+        }
+        let link = waiting.take().expect("checked above");
+        link.answer
+            .send(Callback::without_page(params))
+            .map_err(|_| RedirectRejected::NothingWaiting)
+    }
+
+    /// Where the time went in the last completed sign-in (for `cargo xtask bench`).
+    pub fn last_sign_in_timings(&self) -> Option<login::SignInTimings> {
+        *self.inner.last_sign_in.lock().expect("timings lock")
     }
 
     pub fn vault(&self) -> &Vault {
@@ -218,7 +368,7 @@ impl Session {
             .lock()
             .expect("tokens lock")
             .as_ref()
-            .map(|t| Profile::from_claims(&t.claims))
+            .map(|t| Profile::from_claims(&t.claims, t.userinfo.as_ref()))
     }
 
     /// Discovers the provider once; a failure is not cached, so the next call retries.
@@ -269,7 +419,9 @@ impl Session {
         options: LoginOptions,
         on_url: impl FnOnce(&Url) + Send,
     ) -> Result<Profile, LoginError> {
-        if self.inner.config.redirect != RedirectMode::Loopback {
+        if self.inner.config.redirect == RedirectMode::DeepLink
+            && self.inner.deep_link.get().is_none()
+        {
             return Err(LoginError::RedirectModeUnsupported);
         }
         let (interrupt_tx, interrupt_rx) = oneshot::channel();
@@ -304,24 +456,51 @@ impl Session {
         mut interrupt: oneshot::Receiver<Interrupt>,
     ) -> Result<Profile, LoginError> {
         let provider = self.provider().await?;
-        let listener = LoopbackListener::bind()
-            .await
-            .map_err(LoginError::Listener)?;
-        let authorization =
-            login::authorization(&provider, &self.inner.config, &listener, &options);
-        let mut server = listener.serve(authorization.csrf.secret().clone());
+        let config = &self.inner.config;
+        let (authorization, mut answer) = match self.inner.deep_link.get() {
+            Some(redirect) if config.redirect == RedirectMode::DeepLink => {
+                let authorization =
+                    login::authorization(&provider, config, redirect.to_string(), &options);
+                let (tx, rx) = oneshot::channel();
+                *self.inner.waiting_link.lock().expect("waiting link lock") = Some(WaitingLink {
+                    state: authorization.csrf.secret().clone(),
+                    answer: tx,
+                });
+                (authorization, Answer::DeepLink(rx))
+            }
+            _ => {
+                let listener = LoopbackListener::bind()
+                    .await
+                    .map_err(LoginError::Listener)?;
+                let authorization =
+                    login::authorization(&provider, config, listener.redirect_uri(), &options);
+                let server = listener.serve(authorization.csrf.secret().clone());
+                (authorization, Answer::Loopback(server))
+            }
+        };
         on_url(&authorization.url);
         if let Err(err) = self.inner.browser.open(&authorization.url) {
             tracing::warn!("could not open the browser ({err}); the sign-in URL is shown instead");
         }
-        let callback = tokio::select! {
-            callback = server.callback() => callback.ok_or(LoginError::Cancelled)?,
-            why = &mut interrupt => return Err(match why {
+        let state = authorization.csrf.secret().clone();
+        let outcome = tokio::select! {
+            callback = answer.next() => callback.ok_or(LoginError::Cancelled),
+            why = &mut interrupt => Err(match why {
                 Ok(Interrupt::Replaced) => LoginError::Replaced,
                 _ => LoginError::Cancelled,
             }),
-            _ = tokio::time::sleep(options.timeout) => return Err(LoginError::TimedOut(options.timeout)),
+            _ = tokio::time::sleep(options.timeout) => Err(LoginError::TimedOut(options.timeout)),
         };
+        // A deep-link sign-in that ended stops taking answers (unless a newer one replaced it).
+        {
+            let mut waiting = self.inner.waiting_link.lock().expect("waiting link lock");
+            if waiting.as_ref().is_some_and(|link| link.state == state) {
+                waiting.take();
+            }
+        }
+        let callback = outcome?;
+        let arrived = Instant::now();
+        let mut timings = login::SignInTimings::default();
         let result = async {
             let code = login::check_callback(&provider, &callback)?;
             login::exchange(
@@ -330,6 +509,7 @@ impl Session {
                 &self.inner.http,
                 authorization,
                 code,
+                &mut timings,
             )
             .await
         }
@@ -337,12 +517,30 @@ impl Session {
         callback.respond(login::page_outcome(&result));
         let (response, claims) = result?;
         self.inner.pending.lock().expect("pending lock").take();
-        self.adopt(response, claims).await;
+        let asking = Instant::now();
+        let userinfo = userinfo(
+            &provider,
+            &self.inner.http,
+            response.access_token(),
+            &claims,
+        )
+        .await;
+        timings.userinfo = asking.elapsed();
+        let storing = Instant::now();
+        self.adopt(response, claims, userinfo).await;
+        timings.vault_write = storing.elapsed();
+        timings.total = arrived.elapsed();
+        *self.inner.last_sign_in.lock().expect("timings lock") = Some(timings);
         Ok(self.profile().expect("just signed in"))
     }
 
     /// Takes fresh tokens: a new refresh token goes to the vault before the access token is used.
-    async fn adopt(&self, response: CoreTokenResponse, claims: CoreIdTokenClaims) {
+    async fn adopt(
+        &self,
+        response: CoreTokenResponse,
+        claims: CoreIdTokenClaims,
+        userinfo: Option<UserinfoProfile>,
+    ) {
         let previous_refresh = self
             .inner
             .tokens
@@ -371,6 +569,7 @@ impl Session {
             refresh,
             id_token,
             claims,
+            userinfo,
             generation,
         });
     }
@@ -485,7 +684,14 @@ impl Session {
                 SessionError::InvalidIdToken("the provider returned no ID token".into())
             })?,
         };
-        self.adopt(response, claims).await;
+        let userinfo = userinfo(
+            &provider,
+            &self.inner.http,
+            response.access_token(),
+            &claims,
+        )
+        .await;
+        self.adopt(response, claims, userinfo).await;
         Ok(())
     }
 
@@ -539,6 +745,48 @@ impl Session {
             end_session_url,
             vault_error,
         }
+    }
+}
+
+impl Session {
+    /// Ends the provider's own browser session after [`Session::logout`] (OpenID Connect
+    /// RP-Initiated Logout 1.0 §2–3): opens `end_session_url` in the system browser with a
+    /// loopback `post_logout_redirect_uri` and a fresh `state`, and waits until the provider
+    /// sends the browser back with that `state`; the tab then says the person is signed out.
+    /// Auth0's `/v2/logout` takes `returnTo` instead and returns no `state`, so the `state`
+    /// travels inside `returnTo`.
+    pub async fn end_provider_session(
+        &self,
+        end_session_url: &Url,
+        timeout: Duration,
+    ) -> Result<(), LoginError> {
+        let listener = LoopbackListener::bind()
+            .await
+            .map_err(LoginError::Listener)?;
+        let state = openidconnect::CsrfToken::new_random();
+        let mut url = end_session_url.clone();
+        if url.path().ends_with("/v2/logout") {
+            let mut return_to = Url::parse(&listener.redirect_uri()).expect("a loopback URL");
+            return_to
+                .query_pairs_mut()
+                .append_pair("state", state.secret());
+            url.query_pairs_mut()
+                .append_pair("returnTo", return_to.as_str());
+        } else {
+            url.query_pairs_mut()
+                .append_pair("post_logout_redirect_uri", &listener.redirect_uri())
+                .append_pair("state", state.secret());
+        }
+        let mut server = listener.serve(state.secret().clone());
+        if let Err(err) = self.inner.browser.open(&url) {
+            tracing::warn!("could not open the browser to sign out at the provider: {err}");
+        }
+        let callback = tokio::time::timeout(timeout, server.callback())
+            .await
+            .map_err(|_| LoginError::TimedOut(timeout))?
+            .ok_or(LoginError::Cancelled)?;
+        callback.respond(PageOutcome::SignedOut);
+        Ok(())
     }
 }
 

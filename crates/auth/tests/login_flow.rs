@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use latchkey_auth::{ApiClient, LoginError, LoginOptions};
+use latchkey_auth::{ApiClient, LoginError, LoginOptions, RedirectMode, RedirectRejected};
 use latchkey_dev_idp::Tamper;
+use url::Url;
 
 #[tokio::test]
 async fn jemma_signs_in_and_gets_the_protected_but_not_the_admin_message() {
@@ -198,4 +199,141 @@ async fn a_rotated_signing_key_is_fetched_once() {
         .expect("login after rotation");
     let after = stack.idp.counters().jwks_fetches.load(Ordering::SeqCst);
     assert_eq!(after - before, 1, "one refetch for the unknown kid");
+}
+
+/// `url` with `key` set to `value` and the other parameters kept.
+fn with_param(url: &Url, key: &str, value: &str) -> Url {
+    let mut changed = url.clone();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != key)
+        .collect();
+    changed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair(key, value);
+    changed
+}
+
+#[tokio::test]
+async fn a_deep_link_answer_signs_in_only_with_the_state_of_the_sign_in() {
+    let mut stack = stack().await;
+    stack.config.redirect = RedirectMode::DeepLink;
+    let session = stack.session_without_browser();
+    let redirect = Url::parse("dev.latchkey.desktop:/callback").unwrap();
+    session.accept_deep_links(redirect.clone());
+    assert_eq!(
+        session.deliver_redirect(&with_param(&redirect, "state", "x")),
+        Err(RedirectRejected::NothingWaiting)
+    );
+
+    let (login, url) = start_login(&session, as_user("jemma")).await;
+    assert_eq!(query(&url, "redirect_uri"), redirect.as_str());
+    assert_eq!(query(&url, "code_challenge_method"), "S256");
+    // The browser signs in and hands the provider's redirect to the OS; `echo` plays the app.
+    require_scripted_browser();
+    let browsed = tokio::process::Command::new("xdg-open")
+        .arg(url.as_str())
+        .env("SCRIPTED_BROWSER_SCHEME_HANDLER", "echo")
+        .output()
+        .await
+        .expect("xdg-open runs");
+    let said = String::from_utf8_lossy(&browsed.stderr);
+    assert!(browsed.status.success(), "{said}");
+    let link = Url::parse(String::from_utf8_lossy(&browsed.stdout).trim())
+        .unwrap_or_else(|e| panic!("the browser handed on no deep link ({e}): {said}"));
+    assert_eq!(query(&link, "state"), query(&url, "state"));
+
+    // A forged answer (right code, wrong state) and links that are not the redirect are refused,
+    // and the sign-in goes on waiting.
+    let forged = with_param(&link, "state", "forged");
+    assert_eq!(
+        session.deliver_redirect(&forged),
+        Err(RedirectRejected::WrongState)
+    );
+    let mut elsewhere = link.clone();
+    elsewhere.set_path("/elsewhere");
+    assert_eq!(
+        session.deliver_redirect(&elsewhere),
+        Err(RedirectRejected::NotARedirect)
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !login.is_finished(),
+        "refused answers do not end the sign-in"
+    );
+
+    session.deliver_redirect(&link).expect("the real answer");
+    let profile = login.await.unwrap().expect("signed in by deep link");
+    assert_eq!(profile.name.as_deref(), Some("Jemma Doe"));
+    assert!(session.vault().load().await.unwrap().is_some());
+    assert_eq!(
+        session.deliver_redirect(&link),
+        Err(RedirectRejected::NothingWaiting),
+        "an answer is taken once"
+    );
+}
+
+#[tokio::test]
+async fn a_front_end_without_deep_links_says_to_use_loopback() {
+    let mut stack = stack().await;
+    stack.config.redirect = RedirectMode::DeepLink;
+    let err = stack
+        .session_without_browser()
+        .login(LoginOptions::default(), |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LoginError::RedirectModeUnsupported));
+    assert!(
+        err.to_string().contains("\"redirect\": \"loopback\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_missing_from_the_id_token_comes_from_userinfo_about_the_same_user() {
+    let stack = stack().await;
+    stack.idp.tamper(Tamper::IdTokenWithoutProfile);
+    let session = stack.session();
+    let profile = session.login(as_user("jemma"), |_| {}).await.unwrap();
+    assert!(
+        profile.claims.get("name").is_none() && profile.claims.get("email").is_none(),
+        "the ID token itself carried no profile: {}",
+        profile.claims
+    );
+    assert_eq!(profile.name.as_deref(), Some("Jemma Doe"));
+    assert_eq!(profile.email.as_deref(), Some("jemma@example.com"));
+}
+
+#[tokio::test]
+async fn a_userinfo_answer_about_another_user_is_discarded() {
+    let stack = stack().await;
+    stack.idp.tamper(Tamper::IdTokenWithoutProfile);
+    stack.idp.tamper(Tamper::UserinfoOtherSubject);
+    let session = stack.session();
+    let profile = session.login(as_user("jemma"), |_| {}).await.unwrap();
+    assert_eq!(profile.sub, "dev-idp|jemma");
+    assert_eq!(profile.name, None, "no name from another user's answer");
+    assert_eq!(profile.email, None);
+    assert_eq!(profile.display_name(), "dev-idp|jemma");
+}
+
+#[tokio::test]
+async fn another_account_asks_the_provider_for_its_login_screen() {
+    let stack = stack().await;
+    let session = stack.session_without_browser();
+    let options = LoginOptions {
+        force_login: true,
+        ..LoginOptions::default()
+    };
+    let (login, url) = start_login(&session, options).await;
+    let prompt = query(&url, "prompt");
+    assert!(
+        prompt.split(' ').any(|p| p == "login"),
+        "the dev IdP lists no account chooser, so prompt=login: {prompt}"
+    );
+    session.cancel_login();
+    assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
 }

@@ -219,3 +219,83 @@ async fn tokens_never_show_in_debug_output() {
         );
     }
 }
+
+/// A browser that remembers what it was asked to open; the test plays the person.
+#[derive(Default)]
+struct RecordingBrowser(std::sync::Mutex<Vec<url::Url>>);
+
+impl latchkey_auth::BrowserLauncher for RecordingBrowser {
+    fn open(&self, url: &url::Url) -> std::io::Result<()> {
+        self.0.lock().unwrap().push(url.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn signing_out_at_the_provider_comes_back_with_the_state_it_was_given() {
+    let stack = stack().await;
+    let session = stack.session();
+    session.login(as_user("jemma"), |_| {}).await.unwrap();
+    let end = session
+        .logout()
+        .await
+        .end_session_url
+        .expect("an end-session URL");
+    // The system (scripted) browser follows the provider back to Latchkey's loopback page.
+    session
+        .end_provider_session(&end, Duration::from_secs(30))
+        .await
+        .expect("the provider confirmed the sign-out");
+}
+
+#[tokio::test]
+async fn a_sign_out_confirmation_with_another_state_is_refused() {
+    let stack = stack().await;
+    let signed_in = stack.session();
+    signed_in.login(as_user("jemma"), |_| {}).await.unwrap();
+    let end = signed_in.logout().await.end_session_url.unwrap();
+
+    let browser = Arc::new(RecordingBrowser::default());
+    let session = Session::with_browser(stack.config.clone(), browser.clone());
+    let waiting = {
+        let (session, end) = (session.clone(), end.clone());
+        tokio::spawn(async move {
+            session
+                .end_provider_session(&end, Duration::from_secs(30))
+                .await
+        })
+    };
+    let opened = loop {
+        if let Some(url) = browser.0.lock().unwrap().first().cloned() {
+            break url;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // RP-Initiated Logout 1.0 §2: id_token_hint, post_logout_redirect_uri and state.
+    assert!(opened.as_str().starts_with(end.as_str()), "{opened}");
+    let state = query(&opened, "state");
+    assert!(state.len() >= 22, "a random state: {} chars", state.len());
+    assert!(query(&opened, "id_token_hint").starts_with("ey"));
+    let back = url::Url::parse(&query(&opened, "post_logout_redirect_uri")).unwrap();
+    assert_eq!(back.host_str(), Some("127.0.0.1"));
+
+    let http = reqwest::Client::new();
+    let forged = http
+        .get(back.as_str())
+        .query(&[("state", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "a forged confirmation is not taken");
+
+    // The provider's own redirect carries the state back.
+    let page = http.get(opened.as_str()).send().await.unwrap();
+    assert!(page.status().is_success());
+    assert!(
+        page.text().await.unwrap().contains("You are signed out"),
+        "the tab says so"
+    );
+    waiting.await.unwrap().expect("confirmed");
+}

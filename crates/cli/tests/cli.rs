@@ -138,6 +138,10 @@ async fn a_broken_config_names_the_file_and_the_problem() {
             r#"{ "issuer": "https://idp.example.com/", "apiUrl": "https://a.example" }"#,
             "\"clientId\" is missing",
         ),
+        (
+            r#"{ "issuer": "https://idp.example.com/", "clientId": "x", "apiUrl": "https://a.example", "redirect": "popup" }"#,
+            "\"redirect\" must be \"loopback\" or \"deep-link\", not \"popup\"",
+        ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
         let path = dir.join(format!("auth_config_{i}.json"));

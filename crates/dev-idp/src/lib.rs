@@ -128,6 +128,11 @@ pub enum Tamper {
     ResponseWrongIss,
     /// The next authorization response carries no `iss` although discovery advertises it.
     ResponseWithoutIss,
+    /// The next ID token carries no profile or email claims (as some providers send only
+    /// `sub`): the client must ask `/userinfo`.
+    IdTokenWithoutProfile,
+    /// The next `/userinfo` answer is about another user (`sub` differs from the token's).
+    UserinfoOtherSubject,
 }
 
 /// What the provider has been asked, for tests that count requests.

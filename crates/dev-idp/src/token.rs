@@ -405,8 +405,26 @@ fn sign_id_token(p: &Provider, key: &SigningKey, mut claims: Value) -> anyhow::R
         Tamper::IdTokenWrongAudience,
         Tamper::IdTokenExpired,
         Tamper::IdTokenWrongNonce,
+        Tamper::IdTokenWithoutProfile,
     ]);
     match tamper {
+        Some(Tamper::IdTokenWithoutProfile) => {
+            if let Some(claims) = claims.as_object_mut() {
+                claims.retain(|name, _| {
+                    [
+                        "iss",
+                        "sub",
+                        "aud",
+                        "azp",
+                        "exp",
+                        "iat",
+                        "nonce",
+                        "auth_time",
+                    ]
+                    .contains(&name.as_str())
+                });
+            }
+        }
         Some(Tamper::IdTokenWrongIssuer) => claims["iss"] = "https://attacker.example/".into(),
         Some(Tamper::IdTokenWrongAudience) => {
             claims["aud"] = "another-client".into();
@@ -510,8 +528,12 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
     else {
         return unauthorized();
     };
+    let sub = match p.take_tamper(&[Tamper::UserinfoOtherSubject]) {
+        Some(_) => format!("{}-impostor", user.sub),
+        None => user.sub.clone(),
+    };
     Json(json!({
-        "sub": user.sub,
+        "sub": sub,
         "name": user.display_name(),
         "given_name": user.given_name(),
         "family_name": user.family_name(),

@@ -1,9 +1,10 @@
 //! The typed contract between Latchkey's UI (web view) and its native shell.
 //!
 //! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
-//! never a credential. Commands: `session`, `login`, `signup`, `cancel_login`, `logout`,
-//! `call_api`, `reload_config`, `todos`, `add_todo`, `update_todo`, `delete_todo`,
-//! `profile_form`, `save_profile`; the shell pushes every [`SessionView`] change as [`SESSION_CHANGED`].
+//! never a credential. Commands: `session`, `login`, `login_another_account`, `signup`,
+//! `cancel_login`, `logout`, `end_provider_session`, `call_api`, `reload_config`, `todos`,
+//! `add_todo`, `update_todo`, `delete_todo`, `profile_form`, `save_profile`, `mark`; the shell pushes
+//! every [`SessionView`] change as [`SESSION_CHANGED`].
 
 use serde::{Deserialize, Serialize};
 
@@ -30,11 +31,37 @@ pub enum SessionView {
         dev_stack_example: String,
     },
     /// Nobody is signed in; `message` says why, when there is something to say.
-    SignedOut { message: Option<String> },
+    SignedOut {
+        message: Option<String>,
+        /// Where the provider's own browser session stands after a log-out.
+        #[serde(default)]
+        provider_session: ProviderSession,
+    },
     /// The sign-in page is open in the browser.
-    WaitingForBrowser { sign_in_url: String, signup: bool },
+    WaitingForBrowser {
+        sign_in_url: String,
+        signup: bool,
+        /// Set when an answer that does not belong to this sign-in was refused (wrong `state`).
+        #[serde(default)]
+        refused: Option<String>,
+    },
     /// Somebody is signed in.
     SignedIn { profile: ProfileView },
+}
+
+/// The provider's browser session after Latchkey signed out (RP-Initiated Logout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProviderSession {
+    /// Nothing to offer: no log-out happened, or the provider has no end-session endpoint.
+    #[default]
+    Unknown,
+    /// The browser may still be signed in at the provider; Latchkey can end that too.
+    MayBeSignedIn,
+    /// The end-session page is open in the browser.
+    Ending,
+    /// The provider confirmed the end of its session.
+    Ended,
 }
 
 /// Who is signed in.
@@ -47,6 +74,16 @@ pub struct ProfileView {
     pub picture: Option<String>,
     /// The ID token's validated claims, pretty-printed JSON.
     pub claims_json: String,
+}
+
+/// Moments of start-up the UI reports, so `cargo xtask bench` can time them from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StartupMark {
+    /// The UI rendered for the first time.
+    FirstPaint,
+    /// The signed-in view rendered for the first time.
+    SignedIn,
 }
 
 /// The API endpoints the UI may ask for. Never a URL: the shell decides where it goes.
@@ -202,6 +239,7 @@ mod tests {
         let view = SessionView::WaitingForBrowser {
             sign_in_url: "http://127.0.0.1:1/authorize".into(),
             signup: false,
+            refused: None,
         };
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["state"], "waitingForBrowser");

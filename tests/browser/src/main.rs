@@ -5,7 +5,11 @@
 //! person would: the username from the URL's `login_hint` (or `SCRIPTED_BROWSER_USER`), the
 //! password from `SCRIPTED_BROWSER_PASSWORD` (default `todo`), then submits; consent and
 //! other one-button forms are submitted as they are. It keeps cookies and follows redirects,
-//! the loopback callback included. What it did goes to `SCRIPTED_BROWSER_LOG` if set.
+//! the loopback callback included. A redirect to a private-use URI scheme (the deep-link
+//! redirect) is handed on as a browser hands it to the OS: the program named by
+//! `SCRIPTED_BROWSER_SCHEME_HANDLER` (the app, as its `.desktop` file would say) is started
+//! with the URL, and so is a URL of such a scheme given as the argument.
+//! What it did goes to `SCRIPTED_BROWSER_LOG` if set.
 //! `SCRIPTED_BROWSER_DELAY_MS` makes it wait first, as a person takes a moment to look.
 
 use std::io::Write;
@@ -74,12 +78,36 @@ fn fill(page: &Html, page_url: &Url, user: &str, password: &str) -> anyhow::Resu
     Ok(Some(Form { action, fields }))
 }
 
+fn is_web(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
+}
+
+/// Starts the scheme's handler with `url`, as `xdg-open` does for `x-scheme-handler/…`.
+fn hand_to_os(url: &Url) -> anyhow::Result<()> {
+    let handler = std::env::var_os("SCRIPTED_BROWSER_SCHEME_HANDLER")
+        .with_context(|| format!("no handler for {}: links", url.scheme()))?;
+    log(&format!(
+        "handing a {}: link to {}",
+        url.scheme(),
+        handler.to_string_lossy()
+    ));
+    let status = std::process::Command::new(&handler)
+        .arg(url.as_str())
+        .status()
+        .with_context(|| format!("starting {}", handler.to_string_lossy()))?;
+    log(&format!("the handler ended: {status}"));
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let Some(start) = std::env::args().nth(1) else {
         bail!("usage: scripted-browser URL");
     };
     let start = Url::parse(&start).context("the URL to open")?;
+    if !is_web(&start) {
+        return hand_to_os(&start);
+    }
     if let Some(ms) = std::env::var("SCRIPTED_BROWSER_DELAY_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -96,6 +124,15 @@ async fn main() -> anyhow::Result<()> {
     let password = std::env::var("SCRIPTED_BROWSER_PASSWORD").unwrap_or_else(|_| "todo".to_owned());
     let http = reqwest::Client::builder()
         .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() > 10 {
+                attempt.error("too many redirects")
+            } else if is_web(attempt.url()) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
         .user_agent("scripted-browser (Latchkey tests)")
         .build()?;
     log(&format!(
@@ -106,6 +143,15 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..MAX_FORMS {
         let url = response.url().clone();
         let status = response.status();
+        if let Some(link) = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| Url::parse(l).ok())
+            .filter(|l| status.is_redirection() && !is_web(l))
+        {
+            return hand_to_os(&link);
+        }
         let html = Html::parse_document(&response.text().await?);
         let Some(form) = fill(&html, &url, &user, &password)? else {
             let title = Selector::parse("title").expect("selector");

@@ -173,6 +173,12 @@ impl App {
         .await
     }
 
+    /// The sign-in URL the waiting view offers to copy.
+    async fn sign_in_url(&self) -> String {
+        let input = self.element("#sign-in-url").await;
+        input.prop("value").await.unwrap().unwrap_or_default()
+    }
+
     async fn click(&self, css: &str) {
         self.element(css).await.click().await.unwrap();
     }
@@ -280,15 +286,7 @@ async fn a_full_session_in_the_window() {
 
     app.click("#login").await;
     app.text("#waiting", "Continue in your browser").await;
-    let url = app
-        .client
-        .find(Locator::Css("#sign-in-url"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let url = app.sign_in_url().await;
     assert!(
         url.starts_with(&format!("{}authorize?", stack.idp.issuer())),
         "{url}"
@@ -362,6 +360,17 @@ async fn a_full_session_in_the_window() {
         !stack.idp.refresh_token_is_active(refresh.secret()),
         "and revoked the token"
     );
+    // The provider's browser session ends too, when the person asks: RP-Initiated Logout
+    // through the system browser, confirmed by the provider's redirect with the state.
+    app.text("#provider-session", "may still be signed in").await;
+    app.click("#end-provider-session").await;
+    app.text("#provider-session", "signed out at the provider too")
+        .await;
+    assert!(
+        !app.ipc_log().await.contains("id_token_hint"),
+        "the end-session URL (it holds the ID token) never reached the web view"
+    );
+    app.screenshot("signed-out-everywhere").await;
     app.quit().await;
 }
 
@@ -650,5 +659,83 @@ async fn a_new_user_signs_up_from_the_window_and_starts_with_no_todos() {
     app.click("#nav-profile").await;
     let claims = app.text("#profile-claims", "sub").await;
     assert!(claims.contains(&format!("dev-idp|{username}")), "{claims}");
+    app.quit().await;
+}
+
+/// Starts a second Latchkey with `link`, as the OS does when a browser opens the app's
+/// private-use scheme; returns whether it ended cleanly.
+async fn second_instance(stack: &Stack, link: &str) -> bool {
+    let app = std::env::var("LATCHKEY_APP").expect("LATCHKEY_APP");
+    let mut second = tokio::process::Command::new(app)
+        .arg(link)
+        .env("LATCHKEY_CONFIG", &stack.config_path)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("a second instance starts");
+    // It hands the link to the running window and ends; a second window would stay open.
+    match tokio::time::timeout(Duration::from_secs(30), second.wait()).await {
+        Ok(status) => status.is_ok_and(|s| s.success()),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is_refused() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stack.config_path).unwrap()).unwrap();
+    config["redirect"] = json!("deep-link");
+    std::fs::write(&stack.config_path, config.to_string()).unwrap();
+    let app_binary = std::env::var("LATCHKEY_APP").expect("LATCHKEY_APP");
+    // The person takes a while in the browser; meanwhile a forged answer arrives.
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_DELAY_MS", "12000")
+            // What the OS does with a dev.latchkey.desktop: link: start Latchkey with it.
+            .env("SCRIPTED_BROWSER_SCHEME_HANDLER", &app_binary);
+    })
+    .await;
+    app.text("#login", "Log in").await;
+    app.click("#login").await;
+    app.text("#waiting", "Continue in your browser").await;
+    let url = app.sign_in_url().await;
+    assert!(
+        url.contains("redirect_uri=dev.latchkey.desktop%3A%2Fcallback"),
+        "the private-use scheme is the redirect: {url}"
+    );
+
+    assert!(
+        second_instance(
+            &stack,
+            "dev.latchkey.desktop:/callback?code=stolen&state=forged"
+        )
+        .await,
+        "the second launch hands over and ends"
+    );
+    let refused = app
+        .text("#sign-in-refused", "does not belong to the sign-in")
+        .await;
+    assert!(
+        !refused.contains("stolen"),
+        "the link is not echoed: {refused}"
+    );
+    app.screenshot("deep-link-refused").await;
+    assert!(app.exists("#waiting").await, "the real sign-in goes on");
+
+    // The browser finishes: the provider redirects to the scheme, the OS starts a second
+    // Latchkey, and the running window signs in.
+    app.text("#nav-user", "Jemma Doe").await;
+    let log = std::fs::read_to_string(
+        std::env::var("SCRIPTED_BROWSER_LOG").expect("the test run logs the browser"),
+    )
+    .unwrap_or_default();
+    assert!(
+        log.contains("handing a dev.latchkey.desktop: link"),
+        "the answer came by the scheme: {log}"
+    );
+    let vault = Vault::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    assert!(vault.load().await.unwrap().is_some());
     app.quit().await;
 }

@@ -3,9 +3,11 @@ use wasm_bindgen::JsCast;
 
 use crate::state::AppState;
 
-/// "Continue in your browser", with the URL to copy in case no browser opened.
+/// "Continue in your browser", with the URL to copy in case no browser opened. `refused` says
+/// why an answer was turned away (empty when none was).
 #[component(inline_props)]
-pub fn Waiting(sign_in_url: String, signup: bool) -> View {
+pub fn Waiting(sign_in_url: String, signup: bool, refused: String) -> View {
+    let refused = Some(refused).filter(|r| !r.is_empty());
     let state = use_context::<AppState>();
     let copied = create_signal(false);
     let copy = move |_| {
@@ -32,6 +34,10 @@ pub fn Waiting(sign_in_url: String, signup: bool) -> View {
             div(class="spinner") {}
             h2 { "Continue in your browser" }
             p(class="muted") { "A browser window opened for you to " (what) ". Come back here when you are done." }
+            (match refused.clone() {
+                Some(why) => view! { p(id="sign-in-refused", class="notice error") { (why) } },
+                None => view! {},
+            })
             p(class="muted") { "No browser? Copy this address into one:" }
             div(class="url") {
                 input(id="sign-in-url", readonly=true, value=sign_in_url.clone())

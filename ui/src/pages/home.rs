@@ -19,6 +19,7 @@ pub fn HomePage() -> View {
                     div(class="actions") {
                         button(class="primary", on:click=move |_| state.run("login")) { "Log in" }
                         button(class="secondary", on:click=move |_| state.run("signup")) { "Create an account" }
+                        button(id="login-other", class="secondary", on:click=move |_| state.run("login_another_account")) { "Use another account" }
                     }
                 }
             })
