@@ -11,6 +11,9 @@
 //! - `cargo xtask bundle [--debug]`: builds the .deb and .rpm with the Tauri bundler (the
 //!   Tauri CLI comes from npm), prints their sizes and, for a release build, records them in
 //!   `bench/sizes.json`.
+//! - `cargo xtask bench`: builds the release app and API, installs wrk and the Express peer,
+//!   measures start-up, sign-in overhead, sizes, memory, refresh contention and API throughput,
+//!   and writes `bench/results.json` and `bench/RESULTS.md` (not part of the test run).
 //! - `cargo xtask dev-stack`: runs the dev IdP (127.0.0.1:6080) and the sample API
 //!   (127.0.0.1:6060) until Ctrl-C.
 //!
@@ -60,13 +63,16 @@ fn main() -> ExitCode {
             ensure_packages(BUILD_PACKAGES).and_then(|()| ui(args.iter().any(|a| a == "--release")))
         }
         Some("dev-stack") => dev_stack(),
+        Some("bench") => bench(),
         Some("demo") => demo(),
         Some("bundle") => {
             let debug = args.iter().any(|a| a == "--debug");
             bundle(debug).and_then(|_| record_sizes(debug))
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bundle [--debug]|ui [--release]|dev-stack>");
+            eprintln!(
+                "usage: cargo xtask <demo|test|bench|bundle [--debug]|ui [--release]|dev-stack>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -197,37 +203,6 @@ fn test() -> Result {
     build_app()?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 
-    // The scripted browser stands in for the system browser exactly where a user's system
-    // would put one: first on PATH, under the name the launcher looks for.
-    let browser_dir = target.join("scripted-browser-path");
-    std::fs::create_dir_all(&browser_dir).map_err(|e| e.to_string())?;
-    let link = browser_dir.join("xdg-open");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(target.join("debug/scripted-browser"), &link)
-        .map_err(|e| e.to_string())?;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![browser_dir.clone()];
-    paths.extend(std::env::split_paths(&path));
-    let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
-
-    // A private home for the keyring, the config dir and the runtime dir; cargo keeps its own.
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".cargo"));
-    let rustup_home = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".rustup"));
-    let test_home = target.join("test-home");
-    let _ = std::fs::remove_dir_all(&test_home);
-    let runtime = test_home.join("run");
-    for dir in [&test_home, &runtime] {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .map_err(|e| e.to_string())?;
     let postgres = Postgres::start()?;
     let mut tests = cargo();
     tests
@@ -241,22 +216,9 @@ fn test() -> Result {
             "--color",
             "never",
         ])
-        .env("PATH", path)
-        .env("LATCHKEY_SCRIPTED_BROWSER", &link)
         .env("LATCHKEY_APP", target.join("debug/latchkey"))
-        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
-        .env("CARGO_HOME", cargo_home)
-        .env("RUSTUP_HOME", rustup_home)
-        .env("HOME", &test_home)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("XDG_CONFIG_HOME", test_home.join("config"))
-        .env("XDG_DATA_HOME", test_home.join("data"))
-        .env(
-            "SCRIPTED_BROWSER_LOG",
-            test_home.join("scripted-browser.log"),
-        )
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("LATCHKEY_CONFIG");
+        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"));
+    let runtime = stage(&mut tests, &target, "test-home")?;
     let result = run_counting(tests.in_keyring_session());
     stop_keyring_daemons(&runtime);
     drop(postgres);
@@ -270,6 +232,137 @@ fn test() -> Result {
         passed + 1
     );
     Ok(())
+}
+
+/// Sets the stage for a run that signs in: the scripted browser first on `PATH` as
+/// `xdg-open` (where a user's system would put the browser), and a private home for the
+/// keyring, the config dir and the runtime dir (cargo and rustup keep their own). Returns the
+/// runtime dir, whose keyring daemon [`stop_keyring_daemons`] ends afterwards.
+#[cfg(unix)]
+fn stage(cmd: &mut Command, target: &Path, home_name: &str) -> Result<PathBuf> {
+    let browser_dir = target.join("scripted-browser-path");
+    std::fs::create_dir_all(&browser_dir).map_err(|e| e.to_string())?;
+    let link = browser_dir.join("xdg-open");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(target.join("debug/scripted-browser"), &link)
+        .map_err(|e| e.to_string())?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![browser_dir.clone()];
+    paths.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(paths).map_err(|e| e.to_string())?;
+
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".cargo"));
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".rustup"));
+    let private_home = target.join(home_name);
+    let _ = std::fs::remove_dir_all(&private_home);
+    let runtime = private_home.join("run");
+    for dir in [&private_home, &runtime] {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .map_err(|e| e.to_string())?;
+    cmd.env("PATH", path)
+        .env("LATCHKEY_SCRIPTED_BROWSER", &link)
+        .env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup_home)
+        .env("HOME", &private_home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("XDG_CONFIG_HOME", private_home.join("config"))
+        .env("XDG_DATA_HOME", private_home.join("data"))
+        .env(
+            "SCRIPTED_BROWSER_LOG",
+            private_home.join("scripted-browser.log"),
+        )
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("LATCHKEY_CONFIG");
+    Ok(runtime)
+}
+
+#[cfg(not(unix))]
+fn bench() -> Result {
+    Err(
+        "the benchmarks need Linux (Debian or Ubuntu): they use Xvfb, D-Bus and gnome-keyring"
+            .into(),
+    )
+}
+
+/// Release builds, wrk and the Express peer, then `latchkey-bench` with a Secret Service and
+/// a virtual display; it writes bench/results.json and bench/RESULTS.md.
+#[cfg(unix)]
+fn bench() -> Result {
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(TEST_PACKAGES)
+        .chain(&["wrk", "rpm"])
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    if Command::new("node").arg("--version").output().is_err() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
+    let root = workspace_root();
+    let peer = root.join("bench/peer");
+    if !peer.join("node_modules/express-jwt/package.json").exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel", "error"])
+            .current_dir(&peer))?;
+    }
+    let target = target_dir();
+    // The release app as people install it (the bundle step also records its sizes).
+    ui(true)?;
+    bundle(false)?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "latchkey-api",
+        "-p",
+        "latchkey-bench",
+    ]))?;
+    run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(&root)
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    let mut bench = Command::new(target.join("release/latchkey-bench"));
+    bench
+        .current_dir(&root)
+        .env("LATCHKEY_BENCH_APP", target.join("release/latchkey"))
+        .env("LATCHKEY_BENCH_API", target.join("release/latchkey-api"))
+        .env("LATCHKEY_BENCH_PEER", peer.join("express-jwt.mjs"))
+        .env("LATCHKEY_BENCH_SIZES", target.join("sizes-release.json"))
+        .env(
+            "LATCHKEY_BENCH_WASM",
+            root.join("ui/dist/latchkey_ui_bg.wasm"),
+        )
+        .env("LATCHKEY_BENCH_OUT", root.join("bench"))
+        .env(
+            "LATCHKEY_BENCH_COMMIT",
+            if dirty {
+                format!("{commit}+changes")
+            } else {
+                commit
+            },
+        );
+    let runtime = stage(&mut bench, &target, "bench-home")?;
+    let result = run(bench.in_keyring_session());
+    stop_keyring_daemons(&runtime);
+    result
 }
 
 /// Runs `cmd`, echoing its standard output and adding up cargo's `test result:` lines.
