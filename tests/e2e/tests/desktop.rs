@@ -362,7 +362,8 @@ async fn a_full_session_in_the_window() {
     );
     // The provider's browser session ends too, when the person asks: RP-Initiated Logout
     // through the system browser, confirmed by the provider's redirect with the state.
-    app.text("#provider-session", "may still be signed in").await;
+    app.text("#provider-session", "may still be signed in")
+        .await;
     app.click("#end-provider-session").await;
     app.text("#provider-session", "signed out at the provider too")
         .await;
