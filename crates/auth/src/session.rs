@@ -389,6 +389,13 @@ impl Session {
             return Ok(Restored::SignedIn(profile));
         }
         let stored = self.inner.dormant.lock().expect("dormant lock").clone();
+        // Discovery starts while the vault answers, so a restore waits for the slower of the
+        // two, not both; with nothing stored nobody waits for it (an offline provider must
+        // not hold up the signed-out view). The refresh below joins it through the cache lock.
+        let warm = self.clone();
+        tokio::spawn(async move {
+            let _ = warm.provider().await;
+        });
         let stored = match stored {
             Some(token) => Some(token),
             None => match self.inner.vault.load().await {

@@ -364,6 +364,7 @@ async fn a_full_session_in_the_window() {
     // through the system browser, confirmed by the provider's redirect with the state.
     app.text("#provider-session", "may still be signed in")
         .await;
+    app.screenshot("signed-out-provider-session").await;
     app.click("#end-provider-session").await;
     app.text("#provider-session", "signed out at the provider too")
         .await;
@@ -722,6 +723,8 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
         !refused.contains("stolen"),
         "the link is not echoed: {refused}"
     );
+    // WebKit's screenshot can lag the DOM by a frame.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot("deep-link-refused").await;
     assert!(app.exists("#waiting").await, "the real sign-in goes on");
 
