@@ -173,6 +173,24 @@ fn round(value: f64) -> String {
     }
 }
 
+/// A private temporary folder, removed when dropped (on success and on failure alike).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -452,8 +470,8 @@ fn group_pss_kb(group: u32) -> (f64, usize) {
 }
 
 async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
-    let dir = std::env::temp_dir().join(format!("latchkey-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let scratch = Scratch::new("latchkey-bench")?;
+    let dir = scratch.0.clone();
     let report = dir.join("startup.jsonl");
 
     // Nobody signed in: the first paint of the signed-out window.
@@ -483,7 +501,6 @@ async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
         }
         app.stop().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(vec![
         Figure::new("startup_first_paint_s", "Start-up: first paint", "s", stat(first_paint))
             .target(Target::AtMost(0.45))
@@ -617,8 +634,9 @@ async fn wrk(url: &str, script: &Path, connections: u32, seconds: u32) -> Result
 }
 
 async fn api_throughput(inputs: &Inputs) -> Result<Vec<Figure>> {
-    let dir = std::env::temp_dir().join(format!("latchkey-bench-api-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // The wrk scripts hold (throwaway) access tokens: the folder goes when this returns.
+    let scratch = Scratch::new("latchkey-bench-api")?;
+    let dir = scratch.0.clone();
     let idp = latchkey_dev_idp::DevIdp::start(Settings::default()).await?;
     let issuer = idp.issuer().to_owned();
     let servers = start_servers(inputs, &issuer, &dir).await?;
@@ -762,7 +780,6 @@ async fn api_throughput(inputs: &Inputs) -> Result<Vec<Figure>> {
             .target(Target::AtMost(0.0))
             .method(format!("wrk -c64 -d{seconds}s with 3 valid and 4 invalid credentials in turn (bad signature, wrong audience, not a JWT, Basic); {:.0}% answered 2xx, 3/7 expected", share * 100.0)),
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(figures)
 }
 

@@ -117,4 +117,26 @@ mod tests {
         // RFC 8252 §7.1: a reverse domain name the app's owner controls, the app's identifier.
         assert_eq!(redirect.scheme(), config.identifier);
     }
+
+    /// The installed .deb/.rpm must hand the link to the program (`%u`) and claim the scheme,
+    /// or the OS starts Latchkey without the answer.
+    #[test]
+    fn the_linux_desktop_entry_takes_the_link_and_claims_the_scheme() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).expect("tauri.conf.json");
+        for package in ["deb", "rpm"] {
+            assert_eq!(
+                config["bundle"]["linux"][package]["desktopTemplate"],
+                "src-tauri/linux/latchkey.desktop",
+                "{package}"
+            );
+        }
+        let entry = include_str!("../linux/latchkey.desktop");
+        let has = |line: &str| entry.lines().any(|l| l == line);
+        assert!(has("Exec={{exec}} %u"), "{entry}");
+        assert!(
+            has("MimeType=x-scheme-handler/dev.latchkey.desktop;"),
+            "{entry}"
+        );
+    }
 }

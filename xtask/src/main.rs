@@ -475,6 +475,21 @@ fn record_sizes(debug: bool) -> Result {
 fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &Path) -> Result {
     ensure_packages(&["imagemagick", "x11-utils", "xvfb", "xauth"])?;
     run(Command::new("dpkg").arg("-i").arg(deb))?;
+    // The OS opens sign-in links (`dev.latchkey.desktop:…`) with this entry: it must pass
+    // the link on (`%u`) and claim the scheme.
+    let entry = std::fs::read_to_string("/usr/share/applications/Latchkey.desktop")
+        .map_err(|e| format!("the .deb installed no desktop entry: {e}"))?;
+    for line in [
+        "Exec=latchkey %u",
+        "MimeType=x-scheme-handler/dev.latchkey.desktop;",
+    ] {
+        if !entry.lines().any(|l| l == line) {
+            let _ = Command::new("dpkg").args(["-r", "latchkey"]).status();
+            return Err(format!(
+                "the installed desktop entry lacks {line:?}:\n{entry}"
+            ));
+        }
+    }
     let shot = target.join("e2e-screenshots/installed-first-window.png");
     let script = format!(
         "/usr/bin/latchkey & app=$!; \
@@ -510,7 +525,7 @@ fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &Path) -> Re
         }
     }
     println!(
-        "installed package: first window shown ({}); rpm metadata checked",
+        "installed package: desktop entry takes sign-in links, first window shown ({}); rpm metadata checked",
         shot.display()
     );
     Ok(())

@@ -82,47 +82,6 @@ struct UserinfoProfile {
     picture: Option<String>,
 }
 
-/// Asks `/userinfo` for the profile when the ID token has none of its own; an answer about
-/// another `sub` (or none at all) is discarded.
-async fn userinfo(
-    provider: &Provider,
-    http: &reqwest::Client,
-    access: &AccessToken,
-    claims: &CoreIdTokenClaims,
-) -> Option<UserinfoProfile> {
-    let has_profile = claims.name().is_some() || claims.email().is_some();
-    if has_profile {
-        return None;
-    }
-    let request = provider
-        .client
-        .user_info(access.clone(), Some(claims.subject().clone()))
-        .ok()?;
-    let answer: openidconnect::core::CoreUserInfoClaims = match request.request_async(http).await {
-        Ok(answer) => answer,
-        Err(err) => {
-            // The crate compares `sub` with the ID token's: a mismatch lands here too.
-            tracing::warn!("ignored the provider's userinfo answer: {err}");
-            return None;
-        }
-    };
-    Some(UserinfoProfile {
-        name: answer
-            .name()
-            .and_then(|c| c.get(None))
-            .map(|v| v.to_string()),
-        nickname: answer
-            .nickname()
-            .and_then(|c| c.get(None))
-            .map(|v| v.to_string()),
-        email: answer.email().map(|e| e.to_string()),
-        picture: answer
-            .picture()
-            .and_then(|c| c.get(None))
-            .map(|v| v.to_string()),
-    })
-}
-
 /// Why the session cannot produce what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -300,11 +259,6 @@ impl Session {
     /// §7.1) and hands it to [`Session::deliver_redirect`]; needed for `"redirect": "deep-link"`.
     pub fn accept_deep_links(&self, redirect_uri: Url) {
         let _ = self.inner.deep_link.set(redirect_uri);
-    }
-
-    /// The redirect URI a deep-link sign-in uses, if this front end accepts deep links.
-    pub fn deep_link_redirect(&self) -> Option<&Url> {
-        self.inner.deep_link.get()
     }
 
     /// Hands a deep link (the provider's answer, opened by the OS) to the waiting sign-in.
@@ -525,13 +479,7 @@ impl Session {
         let (response, claims) = result?;
         self.inner.pending.lock().expect("pending lock").take();
         let asking = Instant::now();
-        let userinfo = userinfo(
-            &provider,
-            &self.inner.http,
-            response.access_token(),
-            &claims,
-        )
-        .await;
+        let userinfo = self.userinfo(&provider, &response, &claims).await;
         timings.userinfo = asking.elapsed();
         let storing = Instant::now();
         self.adopt(response, claims, userinfo).await;
@@ -539,6 +487,51 @@ impl Session {
         timings.total = arrived.elapsed();
         *self.inner.last_sign_in.lock().expect("timings lock") = Some(timings);
         Ok(self.profile().expect("just signed in"))
+    }
+
+    /// Asks `/userinfo` for the profile when the ID token has none of its own; an answer
+    /// about another `sub` (or none at all) is discarded.
+    async fn userinfo(
+        &self,
+        provider: &Provider,
+        response: &CoreTokenResponse,
+        claims: &CoreIdTokenClaims,
+    ) -> Option<UserinfoProfile> {
+        let has_profile = claims.name().is_some() || claims.email().is_some();
+        if has_profile {
+            return None;
+        }
+        let request = provider
+            .client
+            .user_info(
+                response.access_token().clone(),
+                Some(claims.subject().clone()),
+            )
+            .ok()?;
+        let answer: openidconnect::core::CoreUserInfoClaims =
+            match request.request_async(&self.inner.http).await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    // The crate compares `sub` with the ID token's: a mismatch lands here too.
+                    tracing::warn!("ignored the provider's userinfo answer: {err}");
+                    return None;
+                }
+            };
+        Some(UserinfoProfile {
+            name: answer
+                .name()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string()),
+            nickname: answer
+                .nickname()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string()),
+            email: answer.email().map(|e| e.to_string()),
+            picture: answer
+                .picture()
+                .and_then(|c| c.get(None))
+                .map(|v| v.to_string()),
+        })
     }
 
     /// Takes fresh tokens: a new refresh token goes to the vault before the access token is used.
@@ -691,13 +684,7 @@ impl Session {
                 SessionError::InvalidIdToken("the provider returned no ID token".into())
             })?,
         };
-        let userinfo = userinfo(
-            &provider,
-            &self.inner.http,
-            response.access_token(),
-            &claims,
-        )
-        .await;
+        let userinfo = self.userinfo(&provider, &response, &claims).await;
         self.adopt(response, claims, userinfo).await;
         Ok(())
     }
