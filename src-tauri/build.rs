@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "signup",
     "cancel_login",
     "logout",
+    "retry_now",
     "end_provider_session",
     "call_api",
     "reload_config",

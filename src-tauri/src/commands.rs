@@ -6,7 +6,9 @@ use std::time::Duration;
 use latchkey_ipc::{ApiResult, Endpoint, Error, ProviderSession, SessionView, StartupMark};
 use tauri::{AppHandle, Manager, State};
 
-use crate::state::{AppState, Engine, not_configured, publish, signed_in, signed_out};
+use crate::state::{
+    AppState, Engine, not_configured, profile_view, publish, sentence, signed_in, signed_out,
+};
 
 /// The session as the UI should show it now.
 #[tauri::command]
@@ -47,8 +49,16 @@ pub fn cancel_login(state: State<'_, AppState>) -> Result<(), Error> {
 
 #[tauri::command]
 pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
-    let outcome = state.session()?.logout().await;
-    let message = outcome.vault_error.map(|e| format!("Signed out, but {e}"));
+    let session = state.session()?;
+    let outcome = session.logout().await;
+    let message = match (&outcome.vault_error, outcome.revocation_pending) {
+        (Some(err), _) => Some(format!("Signed out, but {err}")),
+        (None, true) => Some(REVOCATION_PENDING.to_owned()),
+        (None, false) => None,
+    };
+    if outcome.revocation_pending {
+        tauri::async_runtime::spawn(keep_revoking(app.clone(), session));
+    }
     let provider_session = match &outcome.end_session_url {
         Some(_) => ProviderSession::MayBeSignedIn,
         None => ProviderSession::Unknown,
@@ -62,6 +72,36 @@ pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Er
         },
     );
     Ok(())
+}
+
+/// What the signed-out view says while the provider has not confirmed the revocation.
+const REVOCATION_PENDING: &str = "Signed out here. Your provider has not confirmed yet that the session is revoked; Latchkey keeps asking it.";
+
+/// Retries the revocations the provider has not confirmed, and says so when it does.
+async fn keep_revoking(app: AppHandle, session: latchkey_auth::Session) {
+    session.keep_revoking().await;
+    let state = app.state::<AppState>();
+    if let SessionView::SignedOut {
+        message: Some(message),
+        provider_session,
+    } = state.view()
+        && message == REVOCATION_PENDING
+    {
+        let confirmed = "Your provider confirmed the sign-out.".to_owned();
+        publish(
+            &app,
+            SessionView::SignedOut {
+                message: Some(confirmed),
+                provider_session,
+            },
+        );
+    }
+}
+
+/// "Retry now" in the offline view: the reconnecting session tries at once.
+#[tauri::command]
+pub fn retry_now(state: State<'_, AppState>) {
+    state.retry_now.notify_one();
 }
 
 /// How long the browser may take to come back from the provider's end-session page.
@@ -191,12 +231,37 @@ pub async fn restore(app: AppHandle) {
             return;
         }
     };
-    let view = match session.restore().await {
+    let restored = session.restore().await;
+    if session.pending_revocations() > 0 {
+        tauri::async_runtime::spawn({
+            let session = session.clone();
+            async move { session.keep_revoking().await }
+        });
+    }
+    let mut view = restored_view(restored);
+    // Offline is a state, not a sign-out: show whose session it is and reconnect by itself.
+    while matches!(view, SessionView::Offline { .. }) {
+        publish(&app, view);
+        let retry_now = state.retry_now.clone();
+        let answer = session.reconnect(&retry_now).await;
+        if !matches!(state.view(), SessionView::Offline { .. }) {
+            return; // the person signed out or in meanwhile
+        }
+        view = restored_view(answer);
+    }
+    publish(&app, view);
+}
+
+fn restored_view(restored: Result<Restored, latchkey_auth::SessionError>) -> SessionView {
+    match restored {
         Ok(Restored::SignedIn(profile)) => signed_in(&profile),
+        Ok(Restored::Offline { profile, reason }) => SessionView::Offline {
+            profile: profile.as_ref().map(profile_view),
+            reason: sentence(&reason),
+        },
         Ok(Restored::NothingStored) => signed_out(None),
         Err(err) => signed_out(Some(err.to_string())),
-    };
-    publish(&app, view);
+    }
 }
 
 /// The environment variable naming a file where start-up marks are appended (for

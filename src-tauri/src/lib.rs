@@ -47,6 +47,7 @@ pub fn run() {
             commands::signup,
             commands::cancel_login,
             commands::logout,
+            commands::retry_now,
             commands::call_api,
             commands::reload_config,
             data::todos,

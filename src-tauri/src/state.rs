@@ -1,7 +1,7 @@
 //! The shell's one piece of state: the session, and the view the UI was last told.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use latchkey_auth::{ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session};
 use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
@@ -21,6 +21,8 @@ pub struct AppState {
     pub marks: Mutex<HashSet<StartupMark>>,
     /// The private-use URI redirect this build registers (tauri.conf.json), if any.
     deep_link: Option<Url>,
+    /// "Retry now" in the offline view wakes the reconnecting session.
+    pub retry_now: Arc<tokio::sync::Notify>,
 }
 
 /// The signed-in machinery for one configuration.
@@ -45,6 +47,7 @@ impl AppState {
             end_session: Mutex::new(None),
             marks: Mutex::new(HashSet::new()),
             deep_link,
+            retry_now: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -11,6 +11,7 @@ use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
 use components::nav::NavBar;
+use components::offline::Offline;
 use components::provider_session::ProviderSessionNotice;
 use components::setup::Setup;
 use components::waiting::Waiting;
@@ -62,6 +63,10 @@ fn App() -> View {
                     (page(state.page.get()))
                 },
                 Screen::SignedIn => page(state.page.get()),
+                Screen::Offline { name, reason } => view! {
+                    Offline(name=name.unwrap_or_default(), reason=reason)
+                    (page(state.page.get()))
+                },
             })
         }
     }
@@ -86,6 +91,10 @@ enum Screen {
         provider_session: ProviderSession,
     },
     SignedIn,
+    Offline {
+        name: Option<String>,
+        reason: String,
+    },
 }
 
 impl Screen {
@@ -118,6 +127,10 @@ impl Screen {
                 provider_session,
             },
             SessionView::SignedIn { .. } => Self::SignedIn,
+            SessionView::Offline { profile, reason } => Self::Offline {
+                name: profile.map(|p| p.name),
+                reason,
+            },
         }
     }
 }

@@ -31,6 +31,12 @@ impl AppState {
             .with(|s| matches!(s, SessionView::SignedIn { .. }))
     }
 
+    /// A session is stored but the provider cannot be reached (the shell reconnects).
+    pub fn offline(&self) -> bool {
+        self.session
+            .with(|s| matches!(s, SessionView::Offline { .. }))
+    }
+
     /// Takes a view pushed by the shell.
     pub fn apply(&self, view: SessionView) {
         if matches!(view, SessionView::SignedIn { .. }) && !self.signed_in() {
@@ -54,7 +60,13 @@ impl AppState {
 
     /// Navigates; a guarded page while signed out starts the sign-in and comes back after.
     pub fn go(&self, page: Page) {
-        if page.needs_sign_in() && !self.signed_in() {
+        if page.needs_sign_in() && self.offline() {
+            self.error.set(Some(format!(
+                "Latchkey is offline: {} needs your provider, which cannot be reached right now. \
+                 Latchkey reconnects by itself; \"Retry now\" tries at once.",
+                page.title()
+            )));
+        } else if page.needs_sign_in() && !self.signed_in() {
             self.after_login.set(Some(page));
             self.run("login");
         } else {

@@ -5,7 +5,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::session::{Session, SessionError};
+use crate::error::SessionError;
+use crate::session::Session;
 
 /// An API answer, whatever its status.
 #[derive(Clone, Debug)]

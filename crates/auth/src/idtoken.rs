@@ -38,7 +38,7 @@ pub(crate) async fn verify(
     id_token: &CoreIdToken,
     nonce: Option<&Nonce>,
 ) -> Result<CoreIdTokenClaims, String> {
-    match verify_with_current_keys(provider, client_id, id_token, nonce) {
+    let claims = match verify_with_current_keys(provider, client_id, id_token, nonce) {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         )) if provider.refetch_jwks(http).await => {
@@ -46,7 +46,25 @@ pub(crate) async fn verify(
         }
         other => other,
     }
-    .map_err(|err| crate::provider::error_chain(&err))
+    .map_err(|err| crate::provider::error_chain(&err))?;
+    check_authorized_party(&claims, client_id)?;
+    Ok(claims)
+}
+
+/// OpenID Connect Core §3.1.3.7 rules 4–5, which openidconnect leaves to the caller: an ID
+/// token for several audiences must name its authorized party (`azp`), and an `azp` must be
+/// this client.
+fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), String> {
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => Err(format!(
+            "its authorized party (azp) is {:?}, not this app's client id {client_id:?}",
+            azp.as_str()
+        )),
+        None if claims.audiences().len() > 1 => Err(
+            "it has several audiences but no authorized party (azp) claim naming this app".into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn verify_with_current_keys(
@@ -77,4 +95,44 @@ fn verify_with_current_keys(
             .claims(&verifier, |_: Option<&Nonce>| Ok(()))
             .cloned(),
     }
+}
+
+/// OpenID Connect Core §12.2: a refreshed ID token describes the sign-in it renews. Returns
+/// which claim differs from the stored `binding` (never the claim's value: it may name
+/// another person).
+pub(crate) fn check_refreshed(
+    binding: &crate::store::Binding,
+    claims: &CoreIdTokenClaims,
+) -> Result<(), &'static str> {
+    if claims.issuer().as_str() != binding.issuer {
+        return Err("another issuer");
+    }
+    if claims.subject().as_str() != binding.sub {
+        return Err("another user");
+    }
+    let mut audiences: Vec<&str> = claims.audiences().iter().map(|a| a.as_str()).collect();
+    let mut bound: Vec<&str> = binding.audiences.iter().map(String::as_str).collect();
+    audiences.sort_unstable();
+    bound.sort_unstable();
+    if audiences != bound {
+        return Err("another audience");
+    }
+    if claims
+        .authorized_party()
+        .is_some_and(|azp| azp.as_str() != binding.client_id)
+    {
+        return Err("another authorized party");
+    }
+    // auth_time must be the original authentication's; compared when both are known.
+    if let (Some(now), Some(then)) = (claims.auth_time(), binding.auth_time)
+        && now.timestamp() != then
+    {
+        return Err("another authentication time");
+    }
+    if let Some(nonce) = claims.nonce()
+        && binding.nonce.as_deref() != Some(nonce.secret().as_str())
+    {
+        return Err("a nonce that is not the sign-in's");
+    }
+    Ok(())
 }

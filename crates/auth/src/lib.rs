@@ -27,21 +27,46 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
-pub mod browser;
-pub mod config;
+mod api;
+mod browser;
+mod config;
+mod error;
 mod idtoken;
-pub mod login;
-pub mod loopback;
-pub mod provider;
-mod revoke;
-pub mod session;
-pub mod vault;
+mod lock;
+mod login;
+mod logout;
+mod loopback;
+mod profile;
+mod provider;
+mod redirect;
+mod refresh;
+mod restore;
+mod session;
+mod store;
+mod vault;
 
-pub use api::{ApiClient, ApiError, ApiResponse};
+pub use api::{ApiClient, ApiError, ApiResponse, is_allowed};
 pub use browser::{BrowserLauncher, NoBrowser, SystemBrowser};
-pub use config::{CONFIG_ENV, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
-pub use login::{LoginError, LoginOptions, SignInTimings};
+pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
+pub use error::SessionError;
+pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
+pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};
+pub use logout::{LogoutOutcome, end_session_url};
+pub use loopback::{Callback, CallbackServer, LoopbackListener, PageOutcome};
 pub use openidconnect::{AccessToken, RefreshToken};
-pub use session::{LogoutOutcome, Profile, RedirectRejected, Restored, Session, SessionError};
-pub use vault::{Vault, VaultError};
+pub use profile::Profile;
+pub use provider::{DiscoveryError, Provider};
+pub use redirect::RedirectRejected;
+pub use restore::Restored;
+pub use session::{REFRESH_MARGIN, Session, provider_http_client};
+pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
+pub use vault::{VAULT_SERVICE, Vault, VaultError, WINDOWS_CREDENTIAL_UNITS};
+
+/// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: every value
+/// behind these locks is whole after each assignment, so a panic elsewhere must not turn
+/// into a panic here.
+pub(crate) fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

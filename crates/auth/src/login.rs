@@ -125,10 +125,10 @@ pub(crate) fn authorization(
     config: &Config,
     redirect_uri: String,
     options: &LoginOptions,
-) -> Authorization {
-    let client = provider.client.clone().set_redirect_uri(
-        RedirectUrl::new(redirect_uri.clone()).expect("the redirect URI is a URL"),
-    );
+) -> Result<Authorization, LoginError> {
+    let redirect = RedirectUrl::new(redirect_uri.clone())
+        .map_err(|e| LoginError::Exchange(format!("the redirect URI is not a URL ({e})")))?;
+    let client = provider.client.clone().set_redirect_uri(redirect);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -171,13 +171,13 @@ pub(crate) fn authorization(
         request = request.add_prompt(CoreAuthPrompt::Consent);
     }
     let (url, csrf, nonce) = request.url();
-    Authorization {
+    Ok(Authorization {
         url,
         redirect_uri,
         csrf,
         nonce,
         verifier,
-    }
+    })
 }
 
 /// Checks the callback (error, RFC 9207 `iss`, code) and returns the code.
@@ -225,16 +225,16 @@ pub(crate) async fn exchange(
     timings: &mut SignInTimings,
 ) -> Result<(CoreTokenResponse, CoreIdTokenClaims), LoginError> {
     let started = std::time::Instant::now();
-    let client = provider.client.clone().set_redirect_uri(
-        RedirectUrl::new(authorization.redirect_uri).expect("the redirect URI is a URL"),
-    );
+    let redirect = RedirectUrl::new(authorization.redirect_uri)
+        .map_err(|e| LoginError::Exchange(format!("the redirect URI is not a URL ({e})")))?;
+    let client = provider.client.clone().set_redirect_uri(redirect);
     let response = client
         .exchange_code(code)
         .map_err(|e| LoginError::Exchange(e.to_string()))?
         .set_pkce_verifier(authorization.verifier)
         .request_async(http)
         .await
-        .map_err(|e| LoginError::Exchange(crate::session::describe_token_error(&e)))?;
+        .map_err(|e| LoginError::Exchange(crate::error::describe_token_error(&e)))?;
     timings.token_endpoint = started.elapsed();
     let validating = std::time::Instant::now();
     let id_token = response

@@ -1,12 +1,12 @@
 //! The loopback redirect listener (RFC 8252 §7.3, §8.3).
 //!
-//! Binds `127.0.0.1` on an ephemeral port — never `0.0.0.0`, never `localhost` — and serves
-//! one sign-in: requests with another path or a wrong `state` get a 400 page and the flow goes
-//! on; the right one is handed to the flow, the browser is redirected to a clean URL (so the
+//! Binds `127.0.0.1` on an ephemeral port — never `0.0.0.0`, never `localhost`; `[::1]` when
+//! IPv4 loopback cannot be bound (§7.3) — and serves one sign-in: a request with a wrong
+//! `state` gets a 400 page and one to another path a 404, and the flow goes on; the right one is handed to the flow, the browser is redirected to a clean URL (so the
 //! code leaves the address bar and the history) showing the outcome, and the listener closes.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,9 +30,32 @@ pub struct LoopbackListener {
 }
 
 impl LoopbackListener {
-    /// Binds `127.0.0.1:0`.
+    /// Binds `127.0.0.1:0`, or `[::1]:0` where IPv4 loopback cannot be bound.
     pub async fn bind() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+        Self::bind_loopback(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
+    }
+
+    /// Binds `ipv4` on an ephemeral port, falling back to `[::1]` when that fails for any
+    /// reason but the port being taken (RFC 8252 §7.3: either loopback literal will do).
+    async fn bind_loopback(ipv4: IpAddr) -> std::io::Result<Self> {
+        let listener = match TcpListener::bind(SocketAddr::from((ipv4, 0))).await {
+            Ok(listener) => listener,
+            Err(v4) if v4.kind() != std::io::ErrorKind::AddrInUse => {
+                match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).await {
+                    Ok(listener) => {
+                        tracing::info!("IPv4 loopback unavailable ({v4}); listening on [::1]");
+                        listener
+                    }
+                    Err(v6) => {
+                        return Err(std::io::Error::new(
+                            v4.kind(),
+                            format!("neither 127.0.0.1 ({v4}) nor [::1] ({v6}) can be bound"),
+                        ));
+                    }
+                }
+            }
+            Err(v4) => return Err(v4),
+        };
         let addr = listener.local_addr()?;
         Ok(Self { listener, addr })
     }
@@ -41,9 +64,9 @@ impl LoopbackListener {
         self.addr
     }
 
-    /// `http://127.0.0.1:{port}/callback`.
+    /// `http://127.0.0.1:{port}/callback`, or `http://[::1]:{port}/callback`.
     pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/callback", self.addr.port())
+        format!("http://{}/callback", self.addr)
     }
 
     /// Starts serving; only a callback carrying `expected_state` is handed to the flow.
@@ -191,7 +214,7 @@ async fn callback(
             "This link does not belong to the sign-in Latchkey is waiting for. Start the sign-in again from Latchkey.",
         );
     }
-    let Some(tx) = shared.callback_tx.lock().expect("callback lock").take() else {
+    let Some(tx) = crate::lock_unpoisoned(&shared.callback_tx).take() else {
         return page(
             StatusCode::BAD_REQUEST,
             "Already done",
@@ -218,13 +241,13 @@ async fn callback(
             "Latchkey did not finish the sign-in. Return to Latchkey and try again.".into(),
         ),
     };
-    *shared.outcome.lock().expect("outcome lock") = Some(outcome);
+    *crate::lock_unpoisoned(&shared.outcome) = Some(outcome);
     // 303 to a URL without the code, so it leaves the address bar and the history.
     Redirect::to("/done").into_response()
 }
 
 async fn done(State(shared): State<Arc<Shared>>) -> Response {
-    let outcome = shared.outcome.lock().expect("outcome lock").clone();
+    let outcome = crate::lock_unpoisoned(&shared.outcome).clone();
     let response = match outcome {
         Some(PageOutcome::SignedIn) => page(
             StatusCode::OK,
@@ -251,9 +274,9 @@ async fn done(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn not_found() -> Response {
     page(
-        StatusCode::BAD_REQUEST,
-        "Not this sign-in",
-        "Latchkey expected its sign-in callback here, not this address.",
+        StatusCode::NOT_FOUND,
+        "Nothing here",
+        "Latchkey listens here only for its sign-in callback, not this address.",
     )
 }
 
@@ -306,6 +329,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn falls_back_to_ipv6_loopback_when_ipv4_cannot_be_bound() {
+        // 192.0.2.1 (TEST-NET-1) is on no interface here, so binding it fails as a machine
+        // without IPv4 loopback does; nothing is sent anywhere.
+        let listener = LoopbackListener::bind_loopback(IpAddr::from([192, 0, 2, 1]))
+            .await
+            .unwrap();
+        let addr = listener.local_addr();
+        assert_eq!(addr.ip(), IpAddr::from(Ipv6Addr::LOCALHOST));
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://[::1]:{}/callback", addr.port())
+        );
+        let base = format!("http://{addr}");
+        let mut server = listener.serve("s".into());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let browser = tokio::spawn(async move {
+            http.get(format!("{base}/callback?code=c&state=s"))
+                .send()
+                .await
+                .unwrap()
+        });
+        let callback = server
+            .callback()
+            .await
+            .expect("the callback arrives over IPv6");
+        assert_eq!(callback.params["code"], "c");
+        callback.respond(PageOutcome::SignedIn);
+        assert_eq!(browser.await.unwrap().status(), 303);
+    }
+
+    #[tokio::test]
     async fn wrong_state_and_path_get_400_and_the_right_callback_still_arrives() {
         let listener = LoopbackListener::bind().await.unwrap();
         let base = format!("http://{}", listener.local_addr());
@@ -314,14 +371,14 @@ mod tests {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        for url in [
-            format!("{base}/callback?code=x&state=wrong"),
-            format!("{base}/callback?code=x"),
-            format!("{base}/favicon.ico"),
-            format!("{base}/other?code=x&state=expected-state"),
+        for (url, status) in [
+            (format!("{base}/callback?code=x&state=wrong"), 400),
+            (format!("{base}/callback?code=x"), 400),
+            (format!("{base}/favicon.ico"), 404),
+            (format!("{base}/other?code=x&state=expected-state"), 404),
         ] {
             let response = http.get(&url).send().await.unwrap();
-            assert_eq!(response.status(), 400, "{url}");
+            assert_eq!(response.status(), status, "{url}");
             assert_eq!(response.headers()["referrer-policy"], "no-referrer");
         }
         let browser = tokio::spawn({

@@ -161,21 +161,21 @@ impl Provider {
     }
 
     pub(crate) fn jwks(&self) -> JsonWebKeySet<CoreJsonWebKey> {
-        self.jwks.lock().expect("jwks lock").0.clone()
+        crate::lock_unpoisoned(&self.jwks).0.clone()
     }
 
     /// Refetches the JWKS after an unknown `kid`, at most once per [`JWKS_REFETCH_INTERVAL`].
     /// Returns whether a fresh set was fetched.
     pub(crate) async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
         {
-            let guard = self.jwks.lock().expect("jwks lock");
+            let guard = crate::lock_unpoisoned(&self.jwks);
             if guard.1.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
                 return false;
             }
         }
         match JsonWebKeySet::fetch_async(self.metadata.jwks_uri(), http).await {
             Ok(fresh) => {
-                *self.jwks.lock().expect("jwks lock") = (fresh, Some(Instant::now()));
+                *crate::lock_unpoisoned(&self.jwks) = (fresh, Some(Instant::now()));
                 true
             }
             Err(err) => {
@@ -183,7 +183,7 @@ impl Provider {
                     "refetching the provider's JWKS failed: {}",
                     error_chain(&err)
                 );
-                self.jwks.lock().expect("jwks lock").1 = Some(Instant::now());
+                crate::lock_unpoisoned(&self.jwks).1 = Some(Instant::now());
                 false
             }
         }

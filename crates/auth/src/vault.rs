@@ -10,13 +10,24 @@ use std::time::Duration;
 
 use keyring_core::Entry;
 use keyring_core::api::CredentialStoreApi;
-use openidconnect::RefreshToken;
+
+use crate::lock_unpoisoned;
 
 /// The service name under which Latchkey's entries are stored.
 pub const VAULT_SERVICE: &str = "Latchkey";
 
 /// How long one vault call may take before the vault counts as unreachable.
 pub const VAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most UTF-16 code units one Windows credential holds: the Credential Manager keeps at
+/// most 2,560 bytes a credential (`CRED_MAX_CREDENTIAL_BLOB_SIZE`) and keyring stores text as
+/// UTF-16; a margin stays free. Longer entries are split over several credentials.
+pub const WINDOWS_CREDENTIAL_UNITS: usize = 1200;
+
+/// The first credential of a split entry starts with this, then the part count and a digest.
+const SPLIT_HEADER: &str = "latchkey-split:";
+/// Reads retry this often when another process is rewriting the entry meanwhile.
+const READ_ATTEMPTS: usize = 4;
 
 /// What went wrong with the vault, in words a person can act on.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -39,10 +50,13 @@ pub enum VaultError {
 
 type Store = Arc<dyn CredentialStoreApi + Send + Sync>;
 
-/// The vault entry for one provider and client.
+/// One vault entry (for one provider and client), as text. An entry longer than a single
+/// credential may hold is split over several (`account`, `account#1`, …).
 #[derive(Clone)]
 pub struct Vault {
     account: String,
+    /// The most UTF-16 code units a credential may hold here.
+    credential_units: usize,
     store: Arc<Mutex<Option<Store>>>,
 }
 
@@ -57,34 +71,67 @@ impl std::fmt::Debug for Vault {
 impl Vault {
     /// The entry shared by the desktop app and the CLI for `client_id` at `issuer`.
     pub fn for_client(issuer: &str, client_id: &str) -> Self {
+        let credential_units = if cfg!(windows) {
+            WINDOWS_CREDENTIAL_UNITS
+        } else {
+            usize::MAX
+        };
         Self {
             account: format!("{client_id}@{issuer}"),
+            credential_units,
             store: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Reads the stored refresh token, if any.
-    pub async fn load(&self) -> Result<Option<RefreshToken>, VaultError> {
-        self.run(|entry| match entry.get_password() {
-            Ok(secret) => Ok(Some(RefreshToken::new(secret))),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(err) => Err(translate(err)),
-        })
-        .await
+    /// The same entry, split as if a credential held at most `units` UTF-16 code units (the
+    /// Windows path, testable on every platform).
+    pub fn with_credential_units(mut self, units: usize) -> Self {
+        self.credential_units = units.max(64);
+        self
     }
 
-    /// Stores `token`, replacing what was there.
-    pub async fn store(&self, token: &RefreshToken) -> Result<(), VaultError> {
-        let secret = token.secret().clone();
-        self.run(move |entry| entry.set_password(&secret).map_err(translate))
+    /// The entry's account name (`client@issuer`); never a secret.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Reads the entry's text, joining a split entry; `None` when nothing is stored.
+    pub async fn read(&self) -> Result<Option<String>, VaultError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.run(read_joined).await;
+            match result {
+                // Another process replaced the entry between two reads (a split entry whose
+                // parts do not match its header, or a Secret Service item deleted under us).
+                Err(VaultError::Failed(why)) if attempt < READ_ATTEMPTS => {
+                    tracing::debug!("vault read retried: {why}");
+                    tokio::time::sleep(Duration::from_millis(25 * attempt as u64)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Replaces the entry's text.
+    pub async fn write(&self, text: String) -> Result<(), VaultError> {
+        let units = self.credential_units;
+        self.run(move |store, account| write_split(store, account, &text, units))
             .await
     }
 
-    /// Deletes the stored token; deleting nothing is fine.
+    /// Deletes the entry (all of its parts); deleting nothing is fine.
     pub async fn delete(&self) -> Result<(), VaultError> {
-        self.run(|entry| match entry.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(err) => Err(translate(err)),
+        self.run(|store, account| {
+            let parts = match get(store, account, 0)? {
+                Some(first) => parse_header(&first).map_or(1, |(n, _)| n),
+                None => return Ok(()),
+            };
+            remove(store, account, 0)?;
+            for index in 1..parts.max(1) {
+                remove(store, account, index)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -92,13 +139,13 @@ impl Vault {
     async fn run<T, F>(&self, op: F) -> Result<T, VaultError>
     where
         T: Send + 'static,
-        F: FnOnce(&Entry) -> Result<T, VaultError> + Send + 'static,
+        F: FnOnce(&Store, &str) -> Result<T, VaultError> + Send + 'static,
     {
         let account = self.account.clone();
         let cache = self.store.clone();
         let work = tokio::task::spawn_blocking(move || {
             let store = {
-                let mut cached = cache.lock().expect("vault store lock");
+                let mut cached = lock_unpoisoned(&cache);
                 match cached.as_ref() {
                     Some(store) => store.clone(),
                     None => {
@@ -108,10 +155,7 @@ impl Vault {
                     }
                 }
             };
-            let entry = store
-                .build(VAULT_SERVICE, &account, None)
-                .map_err(translate)?;
-            op(&entry)
+            op(&store, &account)
         });
         match tokio::time::timeout(VAULT_TIMEOUT, work).await {
             Ok(Ok(result)) => result,
@@ -121,6 +165,122 @@ impl Vault {
             Err(_) => Err(VaultError::TimedOut(VAULT_TIMEOUT)),
         }
     }
+}
+
+fn entry(store: &Store, account: &str, index: usize) -> Result<Entry, VaultError> {
+    let name = part_name(account, index);
+    store.build(VAULT_SERVICE, &name, None).map_err(translate)
+}
+
+fn part_name(account: &str, index: usize) -> String {
+    match index {
+        0 => account.to_owned(),
+        n => format!("{account}#{n}"),
+    }
+}
+
+fn get(store: &Store, account: &str, index: usize) -> Result<Option<String>, VaultError> {
+    match entry(store, account, index)?.get_password() {
+        Ok(text) => Ok(Some(text)),
+        Err(keyring_core::Error::NoEntry) => Ok(None),
+        Err(err) => Err(translate(err)),
+    }
+}
+
+fn remove(store: &Store, account: &str, index: usize) -> Result<(), VaultError> {
+    match entry(store, account, index)?.delete_credential() {
+        Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+        Err(err) => Err(translate(err)),
+    }
+}
+
+fn read_joined(store: &Store, account: &str) -> Result<Option<String>, VaultError> {
+    let Some(first) = get(store, account, 0)? else {
+        return Ok(None);
+    };
+    let Some((parts, digest)) = parse_header(&first) else {
+        return Ok(Some(first));
+    };
+    let mut text = String::new();
+    for index in 1..parts {
+        match get(store, account, index)? {
+            Some(part) => text.push_str(&part),
+            None => {
+                return Err(VaultError::Failed(format!(
+                    "part {index} of {} of the stored session is missing",
+                    parts - 1
+                )));
+            }
+        }
+    }
+    if fnv1a(&text) != digest {
+        return Err(VaultError::Failed(
+            "the parts of the stored session do not belong together".into(),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// Writes `text` whole when it fits one credential, else its parts first and the header
+/// last, so a reader sees the old entry or the new one, never a mix it would accept.
+fn write_split(store: &Store, account: &str, text: &str, units: usize) -> Result<(), VaultError> {
+    let old_parts = get(store, account, 0)
+        .ok()
+        .flatten()
+        .and_then(|first| parse_header(&first))
+        .map_or(1, |(n, _)| n);
+    let parts = split(text, units);
+    let new_parts = if parts.len() == 1 && !parts[0].starts_with(SPLIT_HEADER) {
+        entry(store, account, 0)?
+            .set_password(&parts[0])
+            .map_err(translate)?;
+        1
+    } else {
+        for (index, part) in parts.iter().enumerate() {
+            entry(store, account, index + 1)?
+                .set_password(part)
+                .map_err(translate)?;
+        }
+        let header = format!("{SPLIT_HEADER}{}:{:016x}", parts.len() + 1, fnv1a(text));
+        entry(store, account, 0)?
+            .set_password(&header)
+            .map_err(translate)?;
+        parts.len() + 1
+    };
+    for index in new_parts..old_parts {
+        remove(store, account, index)?;
+    }
+    Ok(())
+}
+
+/// `(number of credentials including the header, digest)` for a split entry's first part.
+fn parse_header(first: &str) -> Option<(usize, u64)> {
+    let rest = first.strip_prefix(SPLIT_HEADER)?;
+    let (count, digest) = rest.split_once(':')?;
+    let count: usize = count.parse().ok().filter(|n| (2..=64).contains(n))?;
+    Some((count, u64::from_str_radix(digest, 16).ok()?))
+}
+
+/// Splits `text` into pieces of at most `units` UTF-16 code units, on character boundaries.
+fn split(text: &str, units: usize) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        if used + c.len_utf16() > units {
+            parts.push(String::new());
+            used = 0;
+        }
+        used += c.len_utf16();
+        parts.last_mut().expect("one part at least").push(c);
+    }
+    parts
+}
+
+/// A 64-bit FNV-1a digest: tells whether parts belong together, not a secret.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 #[cfg(target_os = "linux")]
@@ -175,5 +335,41 @@ fn describe_platform(err: &keyring_core::Error) -> String {
         "no D-Bus session bus to reach the Secret Service".into()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_entry_splits_into_parts_that_fit_a_windows_credential() {
+        let text: String = "é".repeat(700) + &"a".repeat(4000);
+        let parts = split(&text, WINDOWS_CREDENTIAL_UNITS);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(
+                part.encode_utf16().count() * 2 <= 2560,
+                "{} units",
+                part.len()
+            );
+        }
+        assert_eq!(parts.concat(), text);
+        assert_eq!(split("short", WINDOWS_CREDENTIAL_UNITS), ["short"]);
+    }
+
+    #[test]
+    fn a_split_header_is_recognised_only_in_its_own_form() {
+        let header = format!("{SPLIT_HEADER}4:{:016x}", fnv1a("x"));
+        assert_eq!(parse_header(&header), Some((4, fnv1a("x"))));
+        for not_a_header in [
+            "{\"v\":2}",
+            "latchkey-split:",
+            "latchkey-split:1:00",
+            "latchkey-split:9999:00",
+            "latchkey-split:3:zz",
+        ] {
+            assert_eq!(parse_header(not_a_header), None, "{not_a_header}");
+        }
     }
 }

@@ -116,8 +116,8 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
     );
 
     let first = session
-        .vault()
-        .load()
+        .store()
+        .refresh_token()
         .await
         .unwrap()
         .expect("a refresh token was stored");
@@ -126,7 +126,12 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
         .refresh(generation)
         .await
         .expect("refreshes at oidc-provider");
-    let second = session.vault().load().await.unwrap().expect("still stored");
+    let second = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("still stored");
     assert_ne!(
         first.secret(),
         second.secret(),
@@ -144,7 +149,7 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
         .end_session_url
         .expect("oidc-provider has an end-session endpoint");
     assert!(end.query_pairs().any(|(k, _)| k == "id_token_hint"));
-    assert!(session.vault().load().await.unwrap().is_none());
+    assert!(session.store().refresh_token().await.unwrap().is_none());
     assert!(
         !provider_accepts(&interop.issuer, second.secret()).await,
         "the revoked token is refused"

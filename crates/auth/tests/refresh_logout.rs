@@ -27,7 +27,12 @@ async fn concurrent_calls_with_an_expired_token_share_one_refresh() {
     let stack = stack_with(short_lived()).await;
     let session = stack.session();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let old = session.vault().load().await.unwrap().expect("stored");
+    let old = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("stored");
     wait_for_renewal().await;
 
     let api = ApiClient::new(session.clone());
@@ -46,7 +51,12 @@ async fn concurrent_calls_with_an_expired_token_share_one_refresh() {
         1
     );
 
-    let new = session.vault().load().await.unwrap().expect("stored");
+    let new = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("stored");
     assert_ne!(
         new.secret(),
         old.secret(),
@@ -64,7 +74,12 @@ async fn a_provider_outage_keeps_the_stored_session() {
     let stack = stack_with(short_lived()).await;
     let session = stack.session();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let stored = session.vault().load().await.unwrap().expect("stored");
+    let stored = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("stored");
     wait_for_renewal().await;
     let api = ApiClient::new(session.clone());
 
@@ -76,7 +91,13 @@ async fn a_provider_outage_keeps_the_stored_session() {
     assert!(err.to_string().contains("session is kept"), "{err}");
     assert!(session.is_signed_in());
     assert_eq!(
-        session.vault().load().await.unwrap().unwrap().secret(),
+        session
+            .store()
+            .refresh_token()
+            .await
+            .unwrap()
+            .unwrap()
+            .secret(),
         stored.secret()
     );
 
@@ -92,9 +113,10 @@ async fn a_provider_outage_keeps_the_stored_session() {
         ),
         "{err}"
     );
-    let vault = latchkey_auth::Vault::for_client(&issuer, latchkey_dev_idp::DESKTOP_CLIENT_ID);
+    let vault =
+        latchkey_auth::SessionStore::for_client(&issuer, latchkey_dev_idp::DESKTOP_CLIENT_ID);
     assert_eq!(
-        vault.load().await.unwrap().unwrap().secret(),
+        vault.refresh_token().await.unwrap().unwrap().secret(),
         stored.secret(),
         "still stored"
     );
@@ -105,7 +127,12 @@ async fn invalid_grant_ends_the_session_and_deletes_the_stored_token() {
     let stack = stack_with(short_lived()).await;
     let session = stack.session();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let stored = session.vault().load().await.unwrap().expect("stored");
+    let stored = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("stored");
     // Someone revokes the grant at the provider (an admin, or another device's log-out).
     let revoked = reqwest::Client::new()
         .post(format!("{}oauth/revoke", stack.idp.issuer()))
@@ -128,7 +155,7 @@ async fn invalid_grant_ends_the_session_and_deletes_the_stored_token() {
     );
     assert!(!session.is_signed_in());
     assert!(
-        session.vault().load().await.unwrap().is_none(),
+        session.store().refresh_token().await.unwrap().is_none(),
         "the dead token is gone"
     );
 }
@@ -164,7 +191,12 @@ async fn logout_revokes_deletes_and_gives_the_end_session_url() {
     let stack = stack().await;
     let session = stack.session();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let stored = session.vault().load().await.unwrap().expect("stored");
+    let stored = session
+        .store()
+        .refresh_token()
+        .await
+        .unwrap()
+        .expect("stored");
 
     let outcome = session.logout().await;
     assert!(outcome.revoked);
@@ -174,7 +206,7 @@ async fn logout_revokes_deletes_and_gives_the_end_session_url() {
         "revoked at the provider"
     );
     assert!(
-        session.vault().load().await.unwrap().is_none(),
+        session.store().refresh_token().await.unwrap().is_none(),
         "the vault entry is gone"
     );
     assert!(!session.is_signed_in());
@@ -205,7 +237,7 @@ async fn tokens_never_show_in_debug_output() {
     let stack = stack().await;
     let session = stack.session();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let stored = session.vault().load().await.unwrap().unwrap();
+    let stored = session.store().refresh_token().await.unwrap().unwrap();
     let (access, _) = session.access_token().await.unwrap();
     for text in [
         format!("{stored:?}"),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! latchkey-cli login [--signup] [--no-browser] [--user NAME]
-//! latchkey-cli status
+//! latchkey-cli status        # exit 0 signed in, 1 not signed in, 3 offline (session kept)
 //! latchkey-cli call URL
 //! latchkey-cli logout
 //! ```
@@ -73,6 +73,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `status` exit code when a session is stored but the provider cannot be reached.
+const EXIT_OFFLINE: u8 = 3;
+
+/// Asks the provider again to revoke what an earlier sign-out could not (RFC 7009 §2.2.1).
+async fn retry_revocations(session: &Session) {
+    if session.pending_revocations() == 0 {
+        return;
+    }
+    match session.retry_revocations().await {
+        Ok(0) => eprintln!("note: the provider confirmed an earlier sign-out"),
+        Ok(n) => eprintln!(
+            "note: {n} earlier sign-out(s) still wait for the provider to confirm the revocation"
+        ),
+        Err(err) => eprintln!("note: an earlier sign-out is not confirmed yet: {err}"),
+    }
+}
+
 fn describe(profile: &Profile) -> String {
     match &profile.email {
         Some(email) => format!("{} <{email}>", profile.display_name()),
@@ -119,24 +136,41 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status => match session.restore().await {
-            Ok(Restored::SignedIn(profile)) => {
-                println!(
-                    "Signed in as {} at {}",
-                    describe(&profile),
-                    session.config().issuer
-                );
-                Ok(ExitCode::SUCCESS)
+        Command::Status => {
+            let restored = session.restore().await;
+            retry_revocations(&session).await;
+            match restored {
+                Ok(Restored::SignedIn(profile)) => {
+                    println!(
+                        "Signed in as {} at {}",
+                        describe(&profile),
+                        session.config().issuer
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(Restored::Offline { profile, reason }) => {
+                    let whose = profile
+                        .map(|p| format!(" for {}", describe(&p)))
+                        .unwrap_or_default();
+                    println!("Offline; session kept{whose}.");
+                    eprintln!("{reason}");
+                    Ok(ExitCode::from(EXIT_OFFLINE))
+                }
+                Ok(Restored::NothingStored) => {
+                    println!("Not signed in. Run `latchkey-cli login`.");
+                    Ok(ExitCode::from(1))
+                }
+                Err(err) => Err(err.to_string()),
             }
-            Ok(Restored::NothingStored) => {
-                println!("Not signed in. Run `latchkey-cli login`.");
-                Ok(ExitCode::from(1))
-            }
-            Err(err) => Err(err.to_string()),
-        },
+        }
         Command::Call { url } => {
             match session.restore().await {
                 Ok(Restored::SignedIn(_)) => {}
+                Ok(Restored::Offline { reason, .. }) => {
+                    return Err(format!(
+                        "offline, so the API cannot be called now: {reason}"
+                    ));
+                }
                 Ok(Restored::NothingStored) => {
                     return Err("not signed in; run `latchkey-cli login` first".into());
                 }
@@ -161,7 +195,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Logout => {
             let outcome = session.logout().await;
             println!("Signed out.");
-            if !outcome.revoked {
+            if outcome.revocation_pending {
+                eprintln!(
+                    "note: the provider has not confirmed revoking the session yet; Latchkey keeps \
+                     the token only to revoke it, and asks again each time it runs"
+                );
+            } else if !outcome.revoked {
                 eprintln!("note: the provider did not confirm revoking the session");
             }
             if let Some(err) = outcome.vault_error {

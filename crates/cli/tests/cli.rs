@@ -34,6 +34,16 @@ async fn cli(
     args: &[&str],
     extra_env: &[(&str, &str)],
 ) -> (bool, String, String) {
+    let (code, out, err) = cli_code(config, args, extra_env).await;
+    (code == Some(0), out, err)
+}
+
+/// Runs the CLI; returns its exit code, stdout and stderr.
+async fn cli_code(
+    config: &std::path::Path,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"));
     cmd.args(args).env("LATCHKEY_CONFIG", config);
     for (k, v) in extra_env {
@@ -45,7 +55,7 @@ async fn cli(
         stderr,
     } = cmd.output().await.unwrap();
     (
-        status.success(),
+        status.code(),
         String::from_utf8(stdout).unwrap(),
         String::from_utf8(stderr).unwrap(),
     )
@@ -71,9 +81,9 @@ async fn login_status_call_logout() {
         "the sign-in URL is shown: {err}"
     );
 
-    let vault = latchkey_auth::Vault::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
     let refresh = vault
-        .load()
+        .refresh_token()
         .await
         .unwrap()
         .expect("the CLI stored the refresh token");
@@ -99,7 +109,7 @@ async fn login_status_call_logout() {
     let (ok, logout_out, logout_err) = cli(c, &["logout"], &[]).await;
     assert!(ok, "{logout_out}{logout_err}");
     assert!(
-        vault.load().await.unwrap().is_none(),
+        vault.refresh_token().await.unwrap().is_none(),
         "logout deleted the vault entry"
     );
     assert!(
@@ -199,4 +209,132 @@ async fn without_a_vault_the_cli_says_so_clearly() {
     assert!(!ok);
     assert!(err.contains("no credential vault is available"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+fn reuse(idp: &DevIdp) -> usize {
+    idp.counters()
+        .refresh_reuse
+        .load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_processes_started_at_the_same_moment_all_keep_the_session() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let c = &s.config_path;
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+
+    let at_once: Vec<_> = (0..5)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move { cli(&c, &["status"], &[]).await })
+        })
+        .collect();
+    for status in at_once {
+        let (ok, out, err) = status.await.unwrap();
+        assert!(ok && out.contains("Signed in as Jemma Doe"), "{out}{err}");
+    }
+    assert_eq!(
+        reuse(&s.idp),
+        0,
+        "no process replayed a rotated refresh token"
+    );
+    let (ok, out, err) = cli(c, &["status"], &[]).await;
+    assert!(
+        ok && out.contains("Signed in as Jemma Doe"),
+        "the session survived: {out}{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desktop_engine_and_the_cli_take_turns_on_one_session() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let c = &s.config_path;
+    let (ok, out, err) = cli(c, &["login", "--user", "paul"], &[]).await;
+    assert!(ok, "{out}{err}");
+    // The desktop app's engine, in this process, restores the same session.
+    let config = latchkey_auth::Config::load(c).unwrap();
+    let desktop =
+        latchkey_auth::Session::with_browser(config, std::sync::Arc::new(latchkey_auth::NoBrowser));
+    assert!(matches!(
+        desktop.restore().await,
+        Ok(latchkey_auth::Restored::SignedIn(_))
+    ));
+    for round in 0..3 {
+        let (ok, out, err) = cli(c, &["status"], &[]).await;
+        assert!(
+            ok && out.contains("Paul Smith"),
+            "round {round}: {out}{err}"
+        );
+        // The window renews after the CLI rotated the token: it must use the new one.
+        let profile = desktop
+            .reload_profile()
+            .await
+            .expect("the window stays signed in");
+        assert_eq!(profile.display_name(), "Paul Smith");
+    }
+    assert_eq!(reuse(&s.idp), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_while_the_provider_is_down_says_offline_and_keeps_the_session() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let mut s = stack().await;
+    let c = s.config_path.clone();
+    let (ok, out, err) = cli(&c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    s.idp.suspend().await;
+    let (code, out, err) = cli_code(&c, &["status"], &[]).await;
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(out.contains("Offline; session kept for Jemma Doe"), "{out}");
+    s.idp.resume().await.unwrap();
+    let (ok, out, err) = cli(&c, &["status"], &[]).await;
+    assert!(ok && out.contains("Signed in as Jemma Doe"), "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let c = &s.config_path;
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let token = store.refresh_token().await.unwrap().unwrap();
+
+    s.idp.set_revocation_unavailable(true);
+    let (ok, out, err) = cli(c, &["logout"], &[]).await;
+    assert!(ok && out.contains("Signed out."), "{out}{err}");
+    assert!(
+        err.contains("has not confirmed revoking the session yet"),
+        "{err}"
+    );
+    let (code, out, _) = cli_code(c, &["status"], &[]).await;
+    assert_eq!(
+        code,
+        Some(1),
+        "not signed in with a token kept to revoke: {out}"
+    );
+    assert!(s.idp.refresh_token_is_active(token.secret()));
+
+    s.idp.set_revocation_unavailable(false);
+    let (_, out, err) = cli_code(c, &["status"], &[]).await;
+    assert!(out.contains("Not signed in"), "{out}");
+    assert!(err.contains("confirmed an earlier sign-out"), "{err}");
+    assert!(!s.idp.refresh_token_is_active(token.secret()));
+    assert!(store.vault().read().await.unwrap().is_none());
 }

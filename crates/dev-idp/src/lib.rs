@@ -58,6 +58,10 @@ pub struct ClientRegistration {
     pub name: String,
     /// Redirect URIs, matched exactly; a loopback one matches any port (RFC 8252 §7.3).
     pub redirect_uris: Vec<String>,
+    /// Whether a refresh returns a new refresh token and retires the old one (rotation with
+    /// reuse detection, as Auth0 with rotation on), or keeps the one it was given (as Google,
+    /// or Auth0 with rotation off: the response has no `refresh_token`).
+    pub rotate_refresh_tokens: bool,
 }
 
 /// How the provider is set up.
@@ -100,6 +104,7 @@ impl Default for Settings {
                     "http://127.0.0.1/callback".to_owned(),
                     "dev.latchkey.desktop:/callback".to_owned(),
                 ],
+                rotate_refresh_tokens: true,
             }],
             access_token_ttl: Duration::from_secs(600),
             id_token_ttl: Duration::from_secs(600),
@@ -133,6 +138,14 @@ pub enum Tamper {
     IdTokenWithoutProfile,
     /// The next `/userinfo` answer is about another user (`sub` differs from the token's).
     UserinfoOtherSubject,
+    /// The next ID token names another user (`sub`), as a mixed-up refresh would.
+    IdTokenOtherSubject,
+    /// The next ID token has a second, untrusted audience (with `azp` the client).
+    IdTokenExtraAudience,
+    /// The next ID token's `azp` (authorized party) is another client.
+    IdTokenWrongAzp,
+    /// The next ID token's `auth_time` is not the original authentication's.
+    IdTokenOtherAuthTime,
 }
 
 /// What the provider has been asked, for tests that count requests.
@@ -142,6 +155,8 @@ pub struct Counters {
     pub refresh_grants: AtomicUsize,
     pub revocations: AtomicUsize,
     pub jwks_fetches: AtomicUsize,
+    /// Refresh tokens presented again after they were rotated (each revoked its family).
+    pub refresh_reuse: AtomicUsize,
 }
 
 pub(crate) struct Provider {
@@ -153,6 +168,7 @@ pub(crate) struct Provider {
     grants: token::Grants,
     tamper: Mutex<Vec<Tamper>>,
     unavailable: AtomicBool,
+    revocation_unavailable: AtomicBool,
     counters: Counters,
 }
 
@@ -224,10 +240,22 @@ impl DevIdp {
             grants: Default::default(),
             tamper: Mutex::new(Vec::new()),
             unavailable: AtomicBool::new(false),
+            revocation_unavailable: AtomicBool::new(false),
             counters: Counters::default(),
         });
+        let mut idp = Self {
+            provider,
+            addr,
+            shutdown: None,
+            task: None,
+        };
+        idp.serve(listener);
+        Ok(idp)
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(provider.clone());
+        let app = router(self.provider.clone());
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -238,12 +266,24 @@ impl DevIdp {
                 tracing::error!("dev IdP stopped: {err}");
             }
         });
-        Ok(Self {
-            provider,
-            addr,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        self.shutdown = Some(tx);
+        self.task = Some(task);
+    }
+
+    /// Stops listening, as a provider that cannot be reached (connections are refused), but
+    /// keeps every grant, user and key for [`DevIdp::resume`].
+    pub async fn suspend(&mut self) {
+        self.stop_inner().await;
+    }
+
+    /// Listens again on the same address, with everything it knew.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        if self.task.is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.addr).await?;
+        self.serve(listener);
+        Ok(())
     }
 
     /// The issuer identifier, with its trailing slash (as Auth0 writes it).
@@ -301,6 +341,14 @@ impl DevIdp {
     pub fn set_unavailable(&self, unavailable: bool) {
         self.provider
             .unavailable
+            .store(unavailable, Ordering::SeqCst);
+    }
+
+    /// While set, the revocation endpoint answers 503: the token is not revoked (RFC 7009
+    /// §2.2.1), and the client must try again.
+    pub fn set_revocation_unavailable(&self, unavailable: bool) {
+        self.provider
+            .revocation_unavailable
             .store(unavailable, Ordering::SeqCst);
     }
 

@@ -38,6 +38,8 @@ struct RefreshRecord {
     sub: String,
     scope: String,
     audience: Option<String>,
+    /// When the person authenticated: every ID token of the family repeats it (OIDC §12.2).
+    auth_time: i64,
     /// Set once the token has been exchanged; a second use is a replay.
     used: bool,
 }
@@ -71,26 +73,9 @@ impl Grants {
             .is_some_and(|r| !r.used && !state.revoked_families.contains(&r.family))
     }
 
-    fn new_refresh(
-        state: &mut GrantState,
-        family: &str,
-        client_id: &str,
-        sub: &str,
-        scope: &str,
-        audience: Option<String>,
-    ) -> String {
+    fn new_refresh(state: &mut GrantState, record: RefreshRecord) -> String {
         let token = crate::random_token(32);
-        state.refresh.insert(
-            token.clone(),
-            RefreshRecord {
-                family: family.to_owned(),
-                client_id: client_id.to_owned(),
-                sub: sub.to_owned(),
-                scope: scope.to_owned(),
-                audience,
-                used: false,
-            },
-        );
+        state.refresh.insert(token.clone(), record);
         token
     }
 
@@ -222,11 +207,15 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     let refresh = family.as_deref().map(|f| {
         Grants::new_refresh(
             &mut state,
-            f,
-            client_id,
-            &user.sub,
-            &grant.scope,
-            grant.audience.clone(),
+            RefreshRecord {
+                family: f.to_owned(),
+                client_id: client_id.to_owned(),
+                sub: user.sub.clone(),
+                scope: grant.scope.clone(),
+                audience: grant.audience.clone(),
+                auth_time: grant.auth_time,
+                used: false,
+            },
         )
     });
     drop(state);
@@ -261,27 +250,36 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     if record.used {
         // Reuse of a rotated token: someone holds a copy. Revoke the whole family.
         let family = record.family.clone();
+        p.counters.refresh_reuse.fetch_add(1, Ordering::SeqCst);
         Grants::revoke_family(&mut state, &family);
         return invalid("Refresh token reuse detected; the session was revoked.");
     }
-    record.used = true;
-    let (family, sub, scope, audience) = (
+    let rotate = p.client(client_id).is_none_or(|c| c.rotate_refresh_tokens);
+    record.used = rotate;
+    let (family, sub, scope, audience, auth_time) = (
         record.family.clone(),
         record.sub.clone(),
         record.scope.clone(),
         record.audience.clone(),
+        record.auth_time,
     );
     if state.revoked_families.contains(&family) {
         return invalid("The session was revoked.");
     }
-    let next = Grants::new_refresh(
-        &mut state,
-        &family,
-        client_id,
-        &sub,
-        &scope,
-        audience.clone(),
-    );
+    let next = rotate.then(|| {
+        Grants::new_refresh(
+            &mut state,
+            RefreshRecord {
+                family: family.clone(),
+                client_id: client_id.to_owned(),
+                sub: sub.clone(),
+                scope: scope.clone(),
+                audience: audience.clone(),
+                auth_time,
+                used: false,
+            },
+        )
+    });
     drop(state);
     let Some(user) = p.directory.lock().expect("directory lock").by_sub(&sub) else {
         return invalid("The user no longer exists.");
@@ -293,8 +291,8 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
         &scope,
         audience.as_deref(),
         None,
-        None,
-        Some(next),
+        Some(auth_time),
+        next,
     )
 }
 
@@ -406,6 +404,10 @@ fn sign_id_token(p: &Provider, key: &SigningKey, mut claims: Value) -> anyhow::R
         Tamper::IdTokenExpired,
         Tamper::IdTokenWrongNonce,
         Tamper::IdTokenWithoutProfile,
+        Tamper::IdTokenOtherSubject,
+        Tamper::IdTokenExtraAudience,
+        Tamper::IdTokenWrongAzp,
+        Tamper::IdTokenOtherAuthTime,
     ]);
     match tamper {
         Some(Tamper::IdTokenWithoutProfile) => {
@@ -435,6 +437,18 @@ fn sign_id_token(p: &Provider, key: &SigningKey, mut claims: Value) -> anyhow::R
             claims["exp"] = (now_secs() - 600).into();
         }
         Some(Tamper::IdTokenWrongNonce) => claims["nonce"] = "not-the-nonce-you-sent".into(),
+        Some(Tamper::IdTokenOtherSubject) => {
+            claims["sub"] = "dev-idp|someone-else".into();
+            claims["name"] = "Somebody Else".into();
+        }
+        Some(Tamper::IdTokenExtraAudience) => {
+            let client = claims["aud"].clone();
+            claims["aud"] = json!([client, "urn:untrusted:audience"]);
+        }
+        Some(Tamper::IdTokenWrongAzp) => claims["azp"] = "another-client".into(),
+        Some(Tamper::IdTokenOtherAuthTime) => {
+            claims["auth_time"] = (now_secs() - 86_400).into();
+        }
         Some(Tamper::IdTokenAlgNone) => {
             let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
             let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?);
@@ -474,6 +488,14 @@ pub(crate) async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Response {
     p.counters.revocations.fetch_add(1, Ordering::SeqCst);
+    if p.revocation_unavailable.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "the dev IdP cannot revoke right now",
+        )
+            .into_response();
+    }
     let Some(client_id) = form
         .client_id
         .as_deref()

@@ -2,7 +2,7 @@
 //!
 //! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
 //! never a credential. Commands: `session`, `login`, `login_another_account`, `signup`,
-//! `cancel_login`, `logout`, `end_provider_session`, `call_api`, `reload_config`, `todos`,
+//! `cancel_login`, `logout`, `retry_now`, `end_provider_session`, `call_api`, `reload_config`, `todos`,
 //! `add_todo`, `update_todo`, `delete_todo`, `profile_form`, `save_profile`, `mark`; the shell pushes
 //! every [`SessionView`] change as [`SESSION_CHANGED`].
 
@@ -47,6 +47,12 @@ pub enum SessionView {
     },
     /// Somebody is signed in.
     SignedIn { profile: ProfileView },
+    /// A session is stored but the provider cannot be reached: it is kept, and the shell
+    /// reconnects by itself (`retry_now` tries at once). `profile` is the vault's cache.
+    Offline {
+        profile: Option<ProfileView>,
+        reason: String,
+    },
 }
 
 /// The provider's browser session after Latchkey signed out (RP-Initiated Logout).
@@ -244,6 +250,24 @@ mod tests {
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["state"], "waitingForBrowser");
         assert_eq!(json["signInUrl"], "http://127.0.0.1:1/authorize");
+        assert_eq!(serde_json::from_value::<SessionView>(json).unwrap(), view);
+    }
+
+    #[test]
+    fn the_offline_view_carries_the_cached_profile_and_the_reason() {
+        let view = SessionView::Offline {
+            profile: Some(ProfileView {
+                sub: "dev-idp|jemma".into(),
+                name: "Jemma Doe".into(),
+                email: None,
+                picture: None,
+                claims_json: "{}".into(),
+            }),
+            reason: "cannot reach the sign-in provider".into(),
+        };
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["state"], "offline");
+        assert_eq!(json["profile"]["name"], "Jemma Doe");
         assert_eq!(serde_json::from_value::<SessionView>(json).unwrap(), view);
     }
 

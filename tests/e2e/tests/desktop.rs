@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use latchkey_auth::{Session, SystemBrowser, Vault};
+use latchkey_auth::{Session, SessionStore, SystemBrowser};
 use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp};
 use latchkey_test_support::DevStack;
 use serde_json::json;
@@ -319,9 +319,9 @@ async fn a_full_session_in_the_window() {
     app.text("#api-explanation", "not allowed").await;
 
     // Nothing secret ever reached the web view.
-    let vault = Vault::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
     let refresh = vault
-        .load()
+        .refresh_token()
         .await
         .unwrap()
         .expect("the app stored the refresh token");
@@ -353,7 +353,7 @@ async fn a_full_session_in_the_window() {
     app.click("#logout").await;
     app.text("#login", "Log in").await;
     assert!(
-        vault.load().await.unwrap().is_none(),
+        vault.refresh_token().await.unwrap().is_none(),
         "log out deleted the vault entry"
     );
     assert!(
@@ -739,7 +739,7 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
         log.contains("handing a dev.latchkey.desktop: link"),
         "the answer came by the scheme: {log}"
     );
-    let vault = Vault::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
-    assert!(vault.load().await.unwrap().is_some());
+    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    assert!(vault.refresh_token().await.unwrap().is_some());
     app.quit().await;
 }

@@ -1,4 +1,5 @@
 pub mod nav;
+pub mod offline;
 pub mod provider_session;
 pub mod setup;
 pub mod waiting;

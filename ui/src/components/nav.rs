@@ -32,6 +32,13 @@ pub fn NavBar() -> View {
                             button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
                         }
                     }
+                    SessionView::Offline { profile, .. } => {
+                        let name = profile.map(|p| p.name).unwrap_or_else(|| "Your session".into());
+                        view! {
+                            span(id="nav-user", class="offline") { (name) " · offline" }
+                            button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
+                        }
+                    }
                     SessionView::Loading | SessionView::NotConfigured { .. } => view! {},
                     _ => view! {
                         button(id="signup", class="secondary", on:click=move |_| state.run("signup")) { "Sign up" }

@@ -14,6 +14,8 @@ pub fn HomePage() -> View {
             }
             (if state.signed_in() {
                 view! { p(class="status") { "You are signed in. Open your profile or call the API." } }
+            } else if state.offline() {
+                view! { p(class="status") { "Your session is kept while Latchkey reconnects to your provider." } }
             } else {
                 view! {
                     div(class="actions") {

@@ -1,0 +1,88 @@
+//! Where the provider's answer comes back: the loopback listener, or a private-use URI
+//! scheme deep link handed over by the OS (RFC 8252 §7.1).
+
+use std::collections::HashMap;
+
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::lock_unpoisoned;
+use crate::loopback::{Callback, CallbackServer, same_secret};
+use crate::session::Session;
+
+/// Why a deep link was not taken as the answer to a sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectRejected {
+    /// The URL is not this app's redirect URI (another scheme or path).
+    #[error("the link is not a sign-in answer for Latchkey")]
+    NotARedirect,
+    /// No sign-in is waiting (it ended, or this process did not start it).
+    #[error("a sign-in answer arrived but no sign-in is waiting for one; start the sign-in again")]
+    NothingWaiting,
+    /// The `state` does not match the sign-in in progress: a forged or stale answer.
+    #[error("a sign-in answer that does not belong to the sign-in in progress was refused")]
+    WrongState,
+}
+
+/// A deep-link sign-in waiting for its answer.
+pub(crate) struct WaitingLink {
+    pub(crate) state: String,
+    pub(crate) answer: oneshot::Sender<Callback>,
+}
+
+/// Where the provider's answer comes from.
+pub(crate) enum Answer {
+    Loopback(CallbackServer),
+    DeepLink(oneshot::Receiver<Callback>),
+}
+
+impl Answer {
+    pub(crate) async fn next(&mut self) -> Option<Callback> {
+        match self {
+            Self::Loopback(server) => server.callback().await,
+            Self::DeepLink(rx) => rx.await.ok(),
+        }
+    }
+}
+
+impl Session {
+    /// Says that this front end receives `redirect_uri` (a private-use URI scheme, RFC 8252
+    /// §7.1) and hands it to [`Session::deliver_redirect`]; needed for `"redirect": "deep-link"`.
+    pub fn accept_deep_links(&self, redirect_uri: Url) {
+        let _ = self.inner.deep_link.set(redirect_uri);
+    }
+
+    /// Hands a deep link (the provider's answer, opened by the OS) to the waiting sign-in.
+    /// Only a link with the `state` of the sign-in in progress is taken; anything else is
+    /// refused and the sign-in goes on waiting.
+    pub fn deliver_redirect(&self, url: &Url) -> Result<(), RedirectRejected> {
+        let expected = self
+            .inner
+            .deep_link
+            .get()
+            .ok_or(RedirectRejected::NotARedirect)?;
+        if url.scheme() != expected.scheme()
+            || url.host() != expected.host()
+            || url.path() != expected.path()
+        {
+            return Err(RedirectRejected::NotARedirect);
+        }
+        let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let mut waiting = lock_unpoisoned(&self.inner.waiting_link);
+        let state_ok = match waiting.as_ref() {
+            None => return Err(RedirectRejected::NothingWaiting),
+            Some(link) => params
+                .get("state")
+                .is_some_and(|s| same_secret(s, &link.state)),
+        };
+        if !state_ok {
+            tracing::warn!("refused a sign-in answer with the wrong state");
+            return Err(RedirectRejected::WrongState);
+        }
+        let link = waiting.take().ok_or(RedirectRejected::NothingWaiting)?;
+        link.answer
+            .send(Callback::without_page(params))
+            .map_err(|_| RedirectRejected::NothingWaiting)
+    }
+}

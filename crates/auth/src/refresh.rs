@@ -1,0 +1,284 @@
+//! Renewing the tokens (RFC 6749 §6): one redemption at a time in this process and across
+//! processes, rotation and non-rotation alike, and the checks on a refreshed ID token.
+//!
+//! Every redemption runs with both guards held: the in-process flight lock (so concurrent
+//! callers share one refresh) and the entry's OS file lock ([`crate::lock`]). Under them the
+//! vault is read again: a token another process already rotated is used instead of the stale
+//! one in memory, and a session another process signed out of is not brought back. A refused
+//! token (`invalid_grant`) is deleted only when the entry still holds that very token.
+
+use std::time::Instant;
+
+use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse};
+use openidconnect::{
+    AccessToken, OAuth2TokenResponse, RefreshToken, RequestTokenError, TokenResponse,
+};
+use tokio::sync::MutexGuard;
+
+use crate::error::{SessionError, describe_token_error};
+use crate::lock::LOCK_TIMEOUT;
+use crate::lock_unpoisoned;
+use crate::profile::{self, Profile};
+use crate::provider::DiscoveryError;
+use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
+use crate::store::{Binding, StoredEntry, StoredSession};
+
+/// A discovery failure while renewing: unreachable means offline, anything else is itself.
+pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {
+    match err {
+        DiscoveryError::Fetch { detail, .. } => SessionError::Offline(detail),
+        other => SessionError::Discovery(other),
+    }
+}
+
+impl Session {
+    /// A valid access token, refreshed first if it is about to expire. Concurrent callers
+    /// share one refresh. Returns the token's generation, for [`Session::refresh`].
+    pub async fn access_token(&self) -> Result<(AccessToken, u64), SessionError> {
+        let stale_generation = match &*lock_unpoisoned(&self.inner.state) {
+            State::SignedOut => return Err(SessionError::SignedOut),
+            State::Stored(_) => 0,
+            State::SignedIn(tokens) => {
+                if tokens.renew_at.is_none_or(|at| Instant::now() < at) {
+                    return Ok((tokens.access.clone(), tokens.generation));
+                }
+                tokens.generation
+            }
+        };
+        self.refresh(stale_generation).await?;
+        match &*lock_unpoisoned(&self.inner.state) {
+            State::SignedIn(tokens) => Ok((tokens.access.clone(), tokens.generation)),
+            _ => Err(SessionError::SignedOut),
+        }
+    }
+
+    /// Renews the tokens now, for a profile changed at the provider, and returns the profile
+    /// the fresh ID token describes.
+    pub async fn reload_profile(&self) -> Result<Profile, SessionError> {
+        let (_, generation) = self.access_token().await?;
+        self.refresh(generation).await?;
+        self.profile().ok_or(SessionError::SignedOut)
+    }
+
+    /// Renews the tokens unless someone already replaced generation `stale_generation`.
+    pub async fn refresh(&self, stale_generation: u64) -> Result<(), SessionError> {
+        let flight = self.inner.refresh_flight.lock().await;
+        match &*lock_unpoisoned(&self.inner.state) {
+            State::SignedOut => return Err(SessionError::SignedOut),
+            State::SignedIn(tokens) if tokens.generation != stale_generation => return Ok(()),
+            _ => {}
+        }
+        self.redeem(&flight).await
+    }
+
+    /// Redeems the stored refresh token at the token endpoint. The flight guard proves the
+    /// caller holds the in-process lock; the entry lock is taken here.
+    pub(crate) async fn redeem(&self, _flight: &MutexGuard<'_, ()>) -> Result<(), SessionError> {
+        let provider = self.provider().await.map_err(offline_or)?;
+        let entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
+        let (ours, persisted, shown) = match &*lock_unpoisoned(&self.inner.state) {
+            State::SignedOut => return Err(SessionError::SignedOut),
+            State::Stored(stored) => (stored.clone(), true, None),
+            State::SignedIn(tokens) => (
+                StoredSession {
+                    refresh_token: tokens.refresh.clone().ok_or(SessionError::Expired)?,
+                    binding: Some(tokens.binding.clone()),
+                    profile: Some(tokens.profile.to_cache()),
+                },
+                tokens.persisted,
+                Some(tokens.profile.clone()),
+            ),
+        };
+        // The vault as it is now: another process may have rotated the token or signed out.
+        let loaded = self.inner.store.load().await;
+        self.note_vault_result(&loaded);
+        let vault_ok = loaded.is_ok();
+        let mut entry = loaded.unwrap_or_default();
+        let current = match (vault_ok, entry.session.clone()) {
+            (true, Some(stored)) => {
+                let other_account = matches!(
+                    (&stored.binding, &ours.binding),
+                    (Some(theirs), Some(mine)) if theirs.sub != mine.sub
+                );
+                if other_account {
+                    self.clear();
+                    return Err(SessionError::SignedOutElsewhere);
+                }
+                stored
+            }
+            (true, None) if persisted => {
+                self.clear();
+                return Err(SessionError::SignedOutElsewhere);
+            }
+            _ => ours,
+        };
+        let request = provider
+            .client
+            .exchange_refresh_token(&current.refresh_token)
+            .map_err(|e| SessionError::Provider(e.to_string()))?;
+        let response = match request.request_async(&self.inner.http).await {
+            Ok(response) => response,
+            Err(RequestTokenError::ServerResponse(err))
+                if *err.error() == CoreErrorResponseType::InvalidGrant =>
+            {
+                tracing::info!("the provider ended the session (invalid_grant)");
+                self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                    .await;
+                return Err(SessionError::Expired);
+            }
+            Err(err @ RequestTokenError::Request(_)) => {
+                return Err(SessionError::Offline(describe_token_error(&err)));
+            }
+            Err(err @ RequestTokenError::ServerResponse(_)) => {
+                return Err(SessionError::Provider(describe_token_error(&err)));
+            }
+            Err(err) => {
+                return Err(SessionError::ProviderUnavailable(describe_token_error(
+                    &err,
+                )));
+            }
+        };
+        let client_id = &self.inner.config.client_id;
+        let (binding, profile) = match response.id_token() {
+            Some(id_token) => {
+                let claims =
+                    crate::idtoken::verify(&provider, &self.inner.http, client_id, id_token, None)
+                        .await
+                        .map_err(SessionError::InvalidIdToken)?;
+                let binding = match &current.binding {
+                    Some(binding) => {
+                        if let Err(why) = crate::idtoken::check_refreshed(binding, &claims) {
+                            tracing::warn!("refused a refreshed ID token: {why}");
+                            self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                                .await;
+                            return Err(SessionError::IdentityChanged(why.into()));
+                        }
+                        binding.clone()
+                    }
+                    // An entry from before bindings were kept gets its binding now.
+                    None => Binding::from_claims(&claims, client_id),
+                };
+                let userinfo = profile::userinfo(
+                    &provider,
+                    &self.inner.http,
+                    response.access_token(),
+                    &claims,
+                )
+                .await;
+                (binding, Profile::from_claims(&claims, userinfo.as_ref()))
+            }
+            None => {
+                let no_id_token =
+                    || SessionError::InvalidIdToken("the provider returned no ID token".into());
+                let binding = current.binding.clone().ok_or_else(no_id_token)?;
+                let profile = shown
+                    .or_else(|| {
+                        current
+                            .profile
+                            .as_ref()
+                            .map(|cached| Profile::from_cache(&binding.sub, cached))
+                    })
+                    .ok_or_else(no_id_token)?;
+                (binding, profile)
+            }
+        };
+        // A provider that does not rotate (Google, Auth0 with rotation off) sends no new
+        // refresh token: the current one stays, in memory and in the vault.
+        let refresh = response
+            .refresh_token()
+            .cloned()
+            .unwrap_or(current.refresh_token);
+        let persisted = vault_ok && self.persist(&mut entry, &refresh, &binding, &profile).await;
+        drop(entry_lock);
+        self.adopt(&response, Some(refresh), binding, profile, persisted);
+        Ok(())
+    }
+
+    /// Takes the tokens of a completed sign-in: the refresh token goes to the vault (under the
+    /// entry lock) before the access token is used.
+    pub(crate) async fn sign_in_with(
+        &self,
+        response: CoreTokenResponse,
+        binding: Binding,
+        profile: Profile,
+    ) -> Result<Profile, SessionError> {
+        let refresh = response.refresh_token().cloned();
+        let persisted = match &refresh {
+            Some(token) => {
+                let _entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
+                // An unreadable entry is replaced; its pending revocations are kept otherwise.
+                let mut entry = self.inner.store.load().await.unwrap_or_default();
+                self.persist(&mut entry, token, &binding, &profile).await
+            }
+            None => false,
+        };
+        self.adopt(&response, refresh, binding, profile.clone(), persisted);
+        Ok(profile)
+    }
+
+    /// Writes the session into `entry` and the vault; returns whether it got there.
+    async fn persist(
+        &self,
+        entry: &mut StoredEntry,
+        refresh: &RefreshToken,
+        binding: &Binding,
+        profile: &Profile,
+    ) -> bool {
+        entry.session = Some(StoredSession {
+            refresh_token: refresh.clone(),
+            binding: Some(binding.clone()),
+            profile: Some(profile.to_cache()),
+        });
+        let saved = self.inner.store.save(entry).await;
+        self.note_vault_result(&saved);
+        saved.is_ok()
+    }
+
+    /// Ends the session after the provider refused `token`: memory is cleared, and the vault
+    /// entry loses the session only if it still holds that token (compare, then delete).
+    async fn end_stored(&self, entry: &mut StoredEntry, vault_ok: bool, token: &RefreshToken) {
+        self.clear();
+        if vault_ok && entry.holds(token) {
+            entry.session = None;
+            let saved = self.inner.store.save(entry).await;
+            self.note_vault_result(&saved);
+        }
+    }
+
+    fn adopt(
+        &self,
+        response: &CoreTokenResponse,
+        refresh: Option<RefreshToken>,
+        binding: Binding,
+        profile: Profile,
+        persisted: bool,
+    ) {
+        // A lifetime too large to add to the clock means "no need to renew".
+        let renew_at = response.expires_in().and_then(|life| {
+            Instant::now().checked_add(life.saturating_sub(REFRESH_MARGIN.min(life / 2)))
+        });
+        let mut state = lock_unpoisoned(&self.inner.state);
+        let id_token = match &*state {
+            State::SignedIn(previous) => response
+                .id_token()
+                .cloned()
+                .or_else(|| previous.id_token.clone()),
+            _ => response.id_token().cloned(),
+        };
+        *state = State::SignedIn(Tokens {
+            access: response.access_token().clone(),
+            renew_at,
+            refresh,
+            id_token,
+            profile,
+            binding,
+            persisted,
+            generation: self.next_generation(),
+        });
+    }
+
+    /// Forgets the session in this process (the vault is left as it is).
+    pub(crate) fn clear(&self) {
+        *lock_unpoisoned(&self.inner.state) = State::SignedOut;
+    }
+}

@@ -1,0 +1,116 @@
+//! Restoring the stored session at start-up, silently, and reconnecting after an offline start.
+//!
+//! A provider that cannot be reached (connection refused, DNS, timeout, 5xx) is a state, not
+//! a sign-out: the stored session stays, the cached profile says whose it is, and
+//! [`Session::reconnect`] tries again with backoff. Only the provider's `invalid_grant` (or
+//! the person's log-out) ends the session.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::SessionError;
+use crate::lock_unpoisoned;
+use crate::profile::Profile;
+use crate::session::{Session, State};
+use crate::store::StoredSession;
+
+/// The first wait before reconnecting; it doubles up to [`RECONNECT_MAX`].
+pub const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two reconnection attempts.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// What `restore` found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Restored {
+    SignedIn(Profile),
+    /// A session is stored but the provider could not be reached: it is kept, and
+    /// `profile` (from the vault's cache) says whose it is, when the entry knows.
+    Offline {
+        profile: Option<Profile>,
+        reason: String,
+    },
+    NothingStored,
+}
+
+impl Session {
+    /// Restores the session from the vault at start-up. A network error keeps the stored
+    /// session ([`Restored::Offline`]); only `invalid_grant` deletes it.
+    pub async fn restore(&self) -> Result<Restored, SessionError> {
+        if let Some(profile) = self.profile() {
+            return Ok(Restored::SignedIn(profile));
+        }
+        // Discovery starts while the vault answers, so a restore waits for the slower of the
+        // two, not both; with nothing stored nobody waits for it (an offline provider must
+        // not hold up the signed-out view). The refresh below joins it through the cache lock.
+        let warm = self.clone();
+        tokio::spawn(async move {
+            let _ = warm.provider().await;
+        });
+        let known = match &*lock_unpoisoned(&self.inner.state) {
+            State::Stored(stored) => Some(stored.clone()),
+            _ => None,
+        };
+        let stored = match known {
+            Some(stored) => stored,
+            None => {
+                let loaded = self.inner.store.load().await;
+                self.note_vault_result(&loaded);
+                let entry = loaded?;
+                self.inner
+                    .pending_revocations
+                    .store(entry.to_revoke.len(), Ordering::Relaxed);
+                let Some(stored) = entry.session else {
+                    return Ok(Restored::NothingStored);
+                };
+                let mut state = lock_unpoisoned(&self.inner.state);
+                if let State::SignedIn(tokens) = &*state {
+                    return Ok(Restored::SignedIn(tokens.profile.clone()));
+                }
+                *state = State::Stored(stored.clone());
+                stored
+            }
+        };
+        let flight = self.inner.refresh_flight.lock().await;
+        if let Some(profile) = self.profile() {
+            return Ok(Restored::SignedIn(profile));
+        }
+        match self.redeem(&flight).await {
+            Ok(()) => Ok(Restored::SignedIn(
+                self.profile().ok_or(SessionError::SignedOut)?,
+            )),
+            Err(err) if err.is_offline() => Ok(Restored::Offline {
+                profile: cached_profile(&stored),
+                reason: err.to_string(),
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// After an offline start: tries [`Session::restore`] again with backoff (1 s, doubling,
+    /// at most 30 s between attempts), or at once when `retry_now` is notified, until the
+    /// provider answers; returns that answer.
+    pub async fn reconnect(&self, retry_now: &Notify) -> Result<Restored, SessionError> {
+        let mut wait = RECONNECT_FIRST;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = retry_now.notified() => {}
+            }
+            match self.restore().await? {
+                Restored::Offline { reason, .. } => {
+                    tracing::info!("still offline ({reason}); next attempt in {wait:?}");
+                    wait = (wait * 2).min(RECONNECT_MAX);
+                }
+                answer => return Ok(answer),
+            }
+        }
+    }
+}
+
+fn cached_profile(stored: &StoredSession) -> Option<Profile> {
+    let binding = stored.binding.as_ref()?;
+    let cached = stored.profile.as_ref()?;
+    Some(Profile::from_cache(&binding.sub, cached))
+}
