@@ -743,3 +743,46 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     assert!(vault.refresh_token().await.unwrap().is_some());
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provider_answers() {
+    let _one = ONE_WINDOW.lock().await;
+    let mut stack = stack().await;
+    // A session stored by an earlier run (the engine the app uses, through the scripted browser).
+    let config = latchkey_auth::Config::load(&stack.config_path).unwrap();
+    let earlier = Session::with_browser(config, std::sync::Arc::new(SystemBrowser));
+    let login_hint = latchkey_auth::LoginOptions {
+        login_hint: Some("jemma".into()),
+        ..latchkey_auth::LoginOptions::default()
+    };
+    earlier.login(login_hint, |_| {}).await.unwrap();
+    let stored = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let token = stored.refresh_token().await.unwrap().unwrap();
+
+    // The laptop is offline: the provider refuses connections.
+    stack.idp.suspend().await;
+    let app = launch(&stack, 0).await;
+    app.text("#offline", "Offline — reconnecting").await;
+    app.text("#offline-whose", "Jemma Doe").await;
+    app.text("#nav-user", "offline").await;
+    assert!(!app.exists("#login").await, "not the signed-out view");
+    // A page that needs the network says so instead of starting a sign-in.
+    app.click("#nav-profile").await;
+    app.text("#command-error", "Latchkey is offline").await;
+    assert!(!app.exists("#waiting").await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.screenshot("offline").await;
+    assert_eq!(
+        stored.refresh_token().await.unwrap().unwrap().secret(),
+        token.secret(),
+        "nothing deleted while offline"
+    );
+
+    // Back online: the window signs in by itself, no click.
+    stack.idp.resume().await.unwrap();
+    app.text("#nav-user", "Jemma Doe").await;
+    app.gone("#offline").await;
+    app.click("#nav-profile").await;
+    app.text("#profile-name", "Jemma Doe").await;
+    app.quit().await;
+}
