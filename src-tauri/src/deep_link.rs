@@ -92,7 +92,7 @@ pub fn register_if_unpackaged(app: &tauri::App) {
         use tauri_plugin_deep_link::DeepLinkExt;
         let uses_deep_links =
             Config::discover().is_ok_and(|(config, _)| config.redirect == RedirectMode::DeepLink);
-        let unpackaged = cfg!(debug_assertions) || app.env().appimage.is_some();
+        let unpackaged = cfg!(debug_assertions) || is_appimage(app);
         if uses_deep_links
             && unpackaged
             && let Err(err) = app.deep_link().register_all()
@@ -102,6 +102,18 @@ pub fn register_if_unpackaged(app: &tauri::App) {
     }
     #[cfg(not(any(target_os = "linux", windows)))]
     let _ = (app, RedirectMode::DeepLink);
+}
+
+/// An AppImage is the one Linux package that cannot declare the scheme itself.
+#[cfg(target_os = "linux")]
+fn is_appimage(app: &tauri::App) -> bool {
+    app.env().appimage.is_some()
+}
+
+/// Windows installers (.msi, NSIS) declare the scheme; only a development build registers it.
+#[cfg(windows)]
+fn is_appimage(_app: &tauri::App) -> bool {
+    false
 }
 
 #[cfg(test)]

@@ -73,6 +73,9 @@ pub struct Settings {
     pub access_token_ttl: Duration,
     pub id_token_ttl: Duration,
     pub code_ttl: Duration,
+    /// Random bytes in a refresh token (32 by default). Keycloak and Entra ID issue tokens of
+    /// several KB; a test sets ~3,000 to send one that long through the vault.
+    pub refresh_token_bytes: usize,
     /// The confidential client that may use the management API (client credentials).
     pub management: Option<ManagementClient>,
 }
@@ -109,6 +112,7 @@ impl Default for Settings {
             access_token_ttl: Duration::from_secs(600),
             id_token_ttl: Duration::from_secs(600),
             code_ttl: Duration::from_secs(60),
+            refresh_token_bytes: 32,
             management: None,
         }
     }
@@ -364,6 +368,12 @@ impl DevIdp {
     /// The management API's audience (`{issuer}api/v2/`).
     pub fn management_audience(&self) -> String {
         self.provider.management_audience()
+    }
+
+    /// How many refresh tokens the token endpoint would accept now (for tests that cannot
+    /// see the token itself, such as a Windows program's under Wine).
+    pub fn active_refresh_tokens(&self) -> usize {
+        self.provider.grants.active_count()
     }
 
     /// Whether `refresh_token` would still be accepted by the token endpoint.

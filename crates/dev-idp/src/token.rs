@@ -73,8 +73,17 @@ impl Grants {
             .is_some_and(|r| !r.used && !state.revoked_families.contains(&r.family))
     }
 
-    fn new_refresh(state: &mut GrantState, record: RefreshRecord) -> String {
-        let token = crate::random_token(32);
+    pub(crate) fn active_count(&self) -> usize {
+        let state = self.0.lock().expect("grants lock");
+        state
+            .refresh
+            .values()
+            .filter(|r| !r.used && !state.revoked_families.contains(&r.family))
+            .count()
+    }
+
+    fn new_refresh(state: &mut GrantState, record: RefreshRecord, bytes: usize) -> String {
+        let token = crate::random_token(bytes.clamp(16, 8192));
         state.refresh.insert(token.clone(), record);
         token
     }
@@ -216,6 +225,7 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
                 auth_time: grant.auth_time,
                 used: false,
             },
+            p.settings.refresh_token_bytes,
         )
     });
     drop(state);
@@ -278,6 +288,7 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
                 auth_time,
                 used: false,
             },
+            p.settings.refresh_token_bytes,
         )
     });
     drop(state);
