@@ -91,7 +91,10 @@ async fn the_windows_cli_signs_in_restores_calls_and_signs_out_under_wine() {
     })
     .await
     .expect("the sign-in URL is printed");
-    assert!(url.starts_with(&format!("{}authorize?", stack.idp.issuer())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}authorize?", stack.idp.issuer())),
+        "{url}"
+    );
     let browser = std::env::var_os("LATCHKEY_SCRIPTED_BROWSER")
         .expect("the scripted browser: run with `cargo xtask test`");
     let browsed = tokio::process::Command::new(browser)
@@ -135,7 +138,11 @@ async fn the_windows_cli_signs_in_restores_calls_and_signs_out_under_wine() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Signed out."), "{out}");
     printed.extend([out, err]);
-    assert_eq!(stack.idp.active_refresh_tokens(), 0, "the session was revoked");
+    assert_eq!(
+        stack.idp.active_refresh_tokens(),
+        0,
+        "the session was revoked"
+    );
 
     let (code, out, err) = wine.run(&["status"]).await;
     assert_eq!(code, Some(1), "{out}{err}");

@@ -1,0 +1,281 @@
+//! API throughput: the sample API against Express + express-jwt under wrk, side by side.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::report::{Figure, Target, stat};
+use crate::{Inputs, Scratch};
+use anyhow::{Context, Result, bail};
+use latchkey_dev_idp::{API_AUDIENCE, Settings};
+use serde_json::Value;
+
+/// A server under load, one process; killed when dropped. `start_servers` gives Latchkey's
+/// sample API first, the Express peer second.
+pub(crate) struct Server {
+    pub(crate) url: String,
+    pub(crate) _child: tokio::process::Child,
+}
+
+pub(crate) fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+pub(crate) async fn wait_for_port(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("nothing listens on port {port}")
+}
+
+pub(crate) async fn start_servers(
+    inputs: &Inputs,
+    issuer: &str,
+    dir: &Path,
+) -> Result<Vec<Server>> {
+    let (rust_port, node_port) = (free_port()?, free_port()?);
+    let rust = tokio::process::Command::new(&inputs.api)
+        .args(["--port", &rust_port.to_string(), "--issuer", issuer])
+        .args(["--audience", API_AUDIENCE])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.join("bench.sqlite3").display()),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the sample API")?;
+    let node = tokio::process::Command::new("node")
+        .arg(&inputs.peer)
+        .env("ISSUER", issuer)
+        .env("AUDIENCE", API_AUDIENCE)
+        .env("JWKS_URI", format!("{issuer}.well-known/jwks.json"))
+        .env("PORT", node_port.to_string())
+        .env("NODE_ENV", "production")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the Express peer (node)")?;
+    wait_for_port(rust_port).await?;
+    wait_for_port(node_port).await?;
+    Ok(vec![
+        Server {
+            url: format!("http://127.0.0.1:{rust_port}/api/messages/protected"),
+            _child: rust,
+        },
+        Server {
+            url: format!("http://127.0.0.1:{node_port}/api/messages/protected"),
+            _child: node,
+        },
+    ])
+}
+
+/// A wrk script: the given `Authorization` headers in turn; `done` prints one JSON line.
+pub(crate) fn wrk_script(headers: &[String]) -> String {
+    let list = headers
+        .iter()
+        .map(|h| format!("{h:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"local auth = {{ {list} }}
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) i = 0; s5xx = 0; s2xx = 0 end
+function request()
+  i = i + 1
+  return wrk.format("GET", nil, {{ ["Authorization"] = auth[(i % #auth) + 1] }})
+end
+function response(status, headers, body)
+  if status >= 500 then s5xx = s5xx + 1 end
+  if status >= 200 and status < 300 then s2xx = s2xx + 1 end
+end
+function done(summary, latency, requests)
+  local s5, s2 = 0, 0
+  for _, t in ipairs(threads) do s5 = s5 + t:get("s5xx"); s2 = s2 + t:get("s2xx") end
+  local e = summary.errors
+  io.write(string.format('WRK {{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"s5xx":%d,"s2xx":%d}}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), s5, s2))
+end
+"#
+    )
+}
+
+/// One wrk run; its `done` summary.
+pub(crate) async fn wrk(url: &str, script: &Path, connections: u32, seconds: u32) -> Result<Value> {
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s")])
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .output()
+        .await
+        .context("wrk (Debian package wrk)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WRK "))
+        .with_context(|| format!("wrk printed no summary: {text}"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+pub(crate) async fn api_throughput(inputs: &Inputs) -> Result<Vec<Figure>> {
+    // The wrk scripts hold (throwaway) access tokens: the folder goes when this returns.
+    let scratch = Scratch::new("latchkey-bench-api")?;
+    let dir = scratch.0.clone();
+    let idp = latchkey_dev_idp::DevIdp::start(Settings::default()).await?;
+    let issuer = idp.issuer().to_owned();
+    let servers = start_servers(inputs, &issuer, &dir).await?;
+    let bearer = |t: String| format!("Bearer {t}");
+    let valid: Vec<String> = ["jemma", "paul", "sebastian"]
+        .iter()
+        .map(|u| idp.access_token(u, API_AUDIENCE).map(bearer))
+        .collect::<Result<_>>()?;
+    let forged = {
+        let (head, _) = valid[0].rsplit_once('.').context("a JWT")?;
+        format!("{head}.AAAA")
+    };
+    let invalid = vec![
+        forged,
+        bearer(idp.access_token("jemma", "urn:another-api")?),
+        "Bearer not-a-token".to_owned(),
+        "Basic amVtbWE6dG9kbw==".to_owned(),
+    ];
+    let valid_script = dir.join("valid.lua");
+    std::fs::write(&valid_script, wrk_script(&valid))?;
+    let mixed_script = dir.join("mixed.lua");
+    let mixed: Vec<String> = valid.iter().chain(&invalid).cloned().collect();
+    std::fs::write(&mixed_script, wrk_script(&mixed))?;
+    // Each peer gets a warm-up (JWKS fetched, JIT warm) before it is measured.
+    for server in &servers {
+        wrk(&server.url, &valid_script, 16, 2).await?;
+    }
+
+    let seconds = 8;
+    let mut figures = vec![];
+    for connections in [64, 256] {
+        let mut rps: [Vec<f64>; 2] = Default::default();
+        let mut p50: [Vec<f64>; 2] = Default::default();
+        let mut p99: [Vec<f64>; 2] = Default::default();
+        let mut non2xx = 0.0;
+        // Alternate the peers so drift on a noisy machine touches both alike.
+        for _ in 0..3 {
+            for (i, server) in servers.iter().enumerate() {
+                let r = wrk(&server.url, &valid_script, connections, seconds).await?;
+                let requests = r["requests"].as_f64().unwrap_or(0.0);
+                let duration = r["duration_us"].as_f64().unwrap_or(1.0) / 1e6;
+                rps[i].push(requests / duration);
+                p50[i].push(r["p50_us"].as_f64().unwrap_or(f64::NAN) / 1000.0);
+                p99[i].push(r["p99_us"].as_f64().unwrap_or(f64::NAN) / 1000.0);
+                if i == 0 {
+                    non2xx += r["non2xx"].as_f64().unwrap_or(0.0)
+                        + r["socket_errors"].as_f64().unwrap_or(0.0);
+                }
+            }
+        }
+        let ratio: Vec<f64> = rps[0].iter().zip(&rps[1]).map(|(a, b)| a / b).collect();
+        let c = connections;
+        let (rust_rps, node_rps) = (stat(rps[0].clone()), stat(rps[1].clone()));
+        figures.push(
+            Figure::new(if c == 64 { "api_rps_64" } else { "api_rps_256" }, format!("API {c} conn: latchkey-api"), "req/s", rust_rps)
+                .method(format!("wrk -t1 -c{c} -d{seconds}s, GET /api/messages/protected with valid RS256 tokens (3 users in turn), 3 runs alternating with the peer")),
+        );
+        figures.push(
+            Figure::new(if c == 64 { "peer_rps_64" } else { "peer_rps_256" }, format!("API {c} conn: Express + express-jwt + jwks-rsa"), "req/s", node_rps)
+                .method("the same load on bench/peer/express-jwt.mjs (Node, one process), same tokens, same JWKS"),
+        );
+        figures.push(
+            Figure::new(
+                if c == 64 {
+                    "api_ratio_64"
+                } else {
+                    "api_ratio_256"
+                },
+                format!("API {c} conn: throughput ratio"),
+                "×",
+                stat(ratio),
+            )
+            .target(Target::AtLeast(10.0))
+            .method("latchkey-api req/s over Express req/s, run by run"),
+        );
+        figures.push(
+            Figure::new(
+                if c == 64 {
+                    "api_p50_64_ms"
+                } else {
+                    "api_p50_256_ms"
+                },
+                format!("API {c} conn: latchkey-api p50"),
+                "ms",
+                stat(p50[0].clone()),
+            )
+            .method("wrk's latency percentile"),
+        );
+        figures.push({
+            let f = Figure::new(
+                if c == 64 {
+                    "api_p99_64_ms"
+                } else {
+                    "api_p99_256_ms"
+                },
+                format!("API {c} conn: latchkey-api p99"),
+                "ms",
+                stat(p99[0].clone()),
+            )
+            .method("wrk's latency percentile");
+            if c == 256 {
+                f.target(Target::AtMost(5.0))
+            } else {
+                f
+            }
+        });
+        figures.push(
+            Figure::new(
+                if c == 64 {
+                    "peer_p99_64_ms"
+                } else {
+                    "peer_p99_256_ms"
+                },
+                format!("API {c} conn: Express p99"),
+                "ms",
+                stat(p99[1].clone()),
+            )
+            .method("wrk's latency percentile"),
+        );
+        figures.push(
+            Figure::new(
+                if c == 64 {
+                    "api_valid_failures_64"
+                } else {
+                    "api_valid_failures_256"
+                },
+                format!("API {c} conn: non-2xx or socket errors, valid tokens"),
+                "responses",
+                stat(vec![non2xx]),
+            )
+            .target(Target::AtMost(0.0))
+            .method("wrk's status and socket error counts over the 3 runs"),
+        );
+    }
+    // Mixed load: 3 valid and 4 invalid credentials in turn; nothing may be a 5xx.
+    let r = wrk(&servers[0].url, &mixed_script, 64, seconds).await?;
+    let s5xx = r["s5xx"].as_f64().unwrap_or(f64::NAN);
+    let share = r["s2xx"].as_f64().unwrap_or(0.0) / r["requests"].as_f64().unwrap_or(1.0);
+    figures.push(
+        Figure::new("api_mixed_5xx", "API mixed load: 5xx answers", "responses", stat(vec![s5xx]))
+            .target(Target::AtMost(0.0))
+            .method(format!("wrk -c64 -d{seconds}s with 3 valid and 4 invalid credentials in turn (bad signature, wrong audience, not a JWT, Basic); {:.0}% answered 2xx, 3/7 expected", share * 100.0)),
+    );
+    Ok(figures)
+}

@@ -1,0 +1,71 @@
+//! `cargo xtask bundle`: the .deb and .rpm through the Tauri bundler, and their sizes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::Result;
+
+use crate::install::{BUILD_PACKAGES, ensure_npm_tools, ensure_packages};
+
+use crate::util::{run, target_dir, workspace_root};
+
+/// Builds the Linux installers; returns the .deb and the .rpm.
+pub(crate) fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
+    let packages: Vec<&str> = BUILD_PACKAGES.iter().chain(&["rpm"]).copied().collect();
+    ensure_packages(&packages)?;
+    let root = workspace_root();
+    ensure_npm_tools()?;
+    let mut build = Command::new(root.join("node_modules/.bin/tauri"));
+    build
+        .args(["build", "--bundles", "deb", "rpm", "--ci"])
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", target_dir());
+    if debug {
+        build.arg("--debug");
+    }
+    run(&mut build)?;
+    let profile = if debug { "debug" } else { "release" };
+    let dir = target_dir().join(profile).join("bundle");
+    let find = |kind: &str, ext: &str| -> Result<PathBuf> {
+        std::fs::read_dir(dir.join(kind))
+            .map_err(|e| format!("no {kind} bundle: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .ok_or_else(|| format!("no .{ext} in {}", dir.join(kind).display()))
+    };
+    let (deb, rpm) = (find("deb", "deb")?, find("rpm", "rpm")?);
+    let binary = target_dir().join(profile).join("latchkey");
+    let wasm = root.join("ui/dist/latchkey_ui_bg.wasm");
+    let mut json = String::from("{\n");
+    for (name, path) in [
+        ("binary", &binary),
+        ("deb", &deb),
+        ("rpm", &rpm),
+        ("ui_wasm", &wasm),
+    ] {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
+        println!(
+            "size: {name:<8} {:>9.1} KiB  {}",
+            size as f64 / 1024.0,
+            path.display()
+        );
+        json.push_str(&format!("  \"{name}_bytes\": {size},\n"));
+    }
+    json.push_str(&format!("  \"profile\": \"{profile}\"\n}}\n"));
+    let _ = std::fs::write(target_dir().join(format!("sizes-{profile}.json")), &json);
+    Ok((deb, rpm))
+}
+
+/// Copies the sizes of a release bundle into `bench/sizes.json`, where they are kept.
+pub(crate) fn record_sizes(debug: bool) -> Result {
+    if debug {
+        return Ok(());
+    }
+    let from = target_dir().join("sizes-release.json");
+    let to = workspace_root().join("bench/sizes.json");
+    std::fs::create_dir_all(workspace_root().join("bench")).map_err(|e| e.to_string())?;
+    std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+    println!("sizes recorded in {}", to.display());
+    Ok(())
+}

