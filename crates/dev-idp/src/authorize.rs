@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
 
-use crate::token::CodeGrant;
+use crate::grants::CodeGrant;
 use crate::{Provider, Tamper, pages, prune};
 
 /// How long a person has to fill in the form.

@@ -19,10 +19,13 @@
 //! ```
 
 mod authorize;
+mod grants;
 mod keys;
 mod management;
 mod pages;
+mod revoke;
 mod token;
+mod userinfo;
 pub mod users;
 
 use std::collections::HashMap;
@@ -169,7 +172,7 @@ pub(crate) struct Provider {
     keys: RwLock<KeyRing>,
     directory: Mutex<Directory>,
     authorize: authorize::PendingRequests,
-    grants: token::Grants,
+    grants: grants::Grants,
     tamper: Mutex<Vec<Tamper>>,
     unavailable: AtomicBool,
     revocation_unavailable: AtomicBool,
@@ -412,8 +415,8 @@ fn router(provider: Arc<Provider>) -> Router {
         .route("/login", post(authorize::login))
         .route("/signup", post(authorize::signup))
         .route("/oauth/token", post(token::token))
-        .route("/oauth/revoke", post(token::revoke))
-        .route("/userinfo", get(token::userinfo))
+        .route("/oauth/revoke", post(revoke::revoke))
+        .route("/userinfo", get(userinfo::userinfo))
         .route("/oidc/logout", get(authorize::end_session))
         .route(
             "/api/v2/users/{id}",

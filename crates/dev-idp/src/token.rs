@@ -1,13 +1,11 @@
-//! `/oauth/token`, `/oauth/revoke` (RFC 7009) and `/userinfo`, with the grants behind them.
+//! `/oauth/token`: the authorization code grant (PKCE) and the refresh token grant.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,87 +13,13 @@ use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::grants::{Grants, RefreshRecord};
 use crate::keys::SigningKey;
 use crate::users::User;
-use crate::{Provider, Tamper, now_secs, prune};
-
-/// What an authorization code stands for until it is redeemed.
-pub(crate) struct CodeGrant {
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub code_challenge: String,
-    pub nonce: Option<String>,
-    pub scope: String,
-    pub audience: Option<String>,
-    pub sub: String,
-    pub auth_time: i64,
-    pub created: Instant,
-}
-
-struct RefreshRecord {
-    family: String,
-    client_id: String,
-    sub: String,
-    scope: String,
-    audience: Option<String>,
-    /// When the person authenticated: every ID token of the family repeats it (OIDC §12.2).
-    auth_time: i64,
-    /// Set once the token has been exchanged; a second use is a replay.
-    used: bool,
-}
-
-#[derive(Default)]
-struct GrantState {
-    codes: HashMap<String, CodeGrant>,
-    /// Codes already redeemed, with the family they started: a replay revokes it.
-    redeemed_codes: HashMap<String, Option<String>>,
-    refresh: HashMap<String, RefreshRecord>,
-    revoked_families: std::collections::HashSet<String>,
-}
-
-#[derive(Default)]
-pub(crate) struct Grants(Mutex<GrantState>);
-
-impl Grants {
-    pub(crate) fn issue_code(&self, grant: CodeGrant) -> String {
-        let code = crate::random_token(24);
-        let mut state = self.0.lock().expect("grants lock");
-        prune(&mut state.codes, |g| g.created.elapsed().as_secs() < 600);
-        state.codes.insert(code.clone(), grant);
-        code
-    }
-
-    pub(crate) fn is_active(&self, refresh_token: &str) -> bool {
-        let state = self.0.lock().expect("grants lock");
-        state
-            .refresh
-            .get(refresh_token)
-            .is_some_and(|r| !r.used && !state.revoked_families.contains(&r.family))
-    }
-
-    pub(crate) fn active_count(&self) -> usize {
-        let state = self.0.lock().expect("grants lock");
-        state
-            .refresh
-            .values()
-            .filter(|r| !r.used && !state.revoked_families.contains(&r.family))
-            .count()
-    }
-
-    fn new_refresh(state: &mut GrantState, record: RefreshRecord, bytes: usize) -> String {
-        let token = crate::random_token(bytes.clamp(16, 8192));
-        state.refresh.insert(token.clone(), record);
-        token
-    }
-
-    fn revoke_family(state: &mut GrantState, family: &str) {
-        state.revoked_families.insert(family.to_owned());
-        state.refresh.retain(|_, r| r.family != family);
-    }
-}
+use crate::{Provider, Tamper, now_secs};
 
 /// An OAuth error response (RFC 6749 §5.2).
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         [(header::CACHE_CONTROL, "no-store")],
@@ -307,12 +231,6 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     )
 }
 
-impl Provider {
-    fn grant_state(&self) -> std::sync::MutexGuard<'_, GrantState> {
-        self.grants.0.lock().expect("grants lock")
-    }
-}
-
 #[derive(Serialize)]
 struct AccessClaims<'a> {
     iss: &'a str,
@@ -485,95 +403,4 @@ fn internal(err: anyhow::Error) -> Response {
         "server_error",
         "The provider could not sign the tokens.",
     )
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RevokeForm {
-    token: Option<String>,
-    client_id: Option<String>,
-}
-
-/// RFC 7009: revoking a refresh token ends its whole family; unknown tokens are not an error.
-pub(crate) async fn revoke(
-    State(p): State<Arc<Provider>>,
-    Form(form): Form<RevokeForm>,
-) -> Response {
-    p.counters.revocations.fetch_add(1, Ordering::SeqCst);
-    if p.revocation_unavailable.load(Ordering::SeqCst) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "1")],
-            "the dev IdP cannot revoke right now",
-        )
-            .into_response();
-    }
-    let Some(client_id) = form
-        .client_id
-        .as_deref()
-        .filter(|id| p.client(id).is_some())
-    else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown or missing client_id.",
-        );
-    };
-    let Some(token) = form.token.as_deref() else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "token is required.",
-        );
-    };
-    let mut state = p.grant_state();
-    let family = state
-        .refresh
-        .get(token)
-        .filter(|r| r.client_id == client_id)
-        .map(|r| r.family.clone());
-    if let Some(family) = family {
-        Grants::revoke_family(&mut state, &family);
-    }
-    StatusCode::OK.into_response()
-}
-
-#[derive(Deserialize)]
-struct VerifiedAccess {
-    sub: String,
-}
-
-pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap) -> Response {
-    let unauthorized = || {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
-        )
-            .into_response()
-    };
-    let Some(claims) = p.bearer_claims::<VerifiedAccess>(&headers) else {
-        return unauthorized();
-    };
-    let Some(user) = p
-        .directory
-        .lock()
-        .expect("directory lock")
-        .by_sub(&claims.sub)
-    else {
-        return unauthorized();
-    };
-    let sub = match p.take_tamper(&[Tamper::UserinfoOtherSubject]) {
-        Some(_) => format!("{}-impostor", user.sub),
-        None => user.sub.clone(),
-    };
-    Json(json!({
-        "sub": sub,
-        "name": user.display_name(),
-        "given_name": user.given_name(),
-        "family_name": user.family_name(),
-        "nickname": user.username,
-        "picture": p.url(&format!("avatars/{}.svg", user.username)),
-        "email": user.email,
-        "email_verified": true,
-    }))
-    .into_response()
 }
