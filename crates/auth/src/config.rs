@@ -31,7 +31,13 @@ pub struct Config {
     /// Bearer tokens are attached only to requests under this URL.
     pub api_url: Url,
     pub redirect: RedirectMode,
+    /// The loopback ports to listen on, first free one wins, for providers that compare the
+    /// redirect URI exactly, port included (Auth0, Okta, dex). Empty: an ephemeral port.
+    pub loopback_ports: Vec<u16>,
 }
+
+/// At most this many `loopbackPorts`: each is a callback URL to register at the provider.
+pub const MAX_LOOPBACK_PORTS: usize = 10;
 
 /// Why a configuration cannot be used; every variant names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +82,7 @@ struct RawConfig {
     scopes: Option<String>,
     api_url: Option<String>,
     redirect: Option<String>,
+    loopback_ports: Option<Vec<serde_json::Value>>,
 }
 
 /// `auth_config.json` for the local dev stack (`cargo xtask dev-stack`): dev-idp on
@@ -211,6 +218,8 @@ impl Config {
                 ));
             }
         };
+        let loopback_ports = loopback_ports(raw.loopback_ports.unwrap_or_default())
+            .map_err(|p| field("loopbackPorts", &p))?;
         Ok(Self {
             issuer,
             client_id,
@@ -218,8 +227,36 @@ impl Config {
             scopes,
             api_url,
             redirect,
+            loopback_ports,
         })
     }
+}
+
+/// Checks `loopbackPorts`: whole numbers from 1024 to 65535, no duplicates, a handful at most.
+fn loopback_ports(values: Vec<serde_json::Value>) -> Result<Vec<u16>, String> {
+    if values.len() > MAX_LOOPBACK_PORTS {
+        return Err(format!(
+            "lists {} ports; give at most {MAX_LOOPBACK_PORTS} (each is a callback URL to register at the provider)",
+            values.len()
+        ));
+    }
+    let mut ports = Vec::with_capacity(values.len());
+    for value in values {
+        let port = value
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p >= 1024)
+            .ok_or_else(|| match value.as_u64() {
+                Some(0) => "must not contain 0; leave \"loopbackPorts\" out for an ephemeral port"
+                    .to_owned(),
+                _ => format!("must list port numbers from 1024 to 65535, not {value}"),
+            })?;
+        if ports.contains(&port) {
+            return Err(format!("lists port {port} twice"));
+        }
+        ports.push(port);
+    }
+    Ok(ports)
 }
 
 /// Provider and API endpoints must be https, except on a loopback address.
@@ -323,6 +360,36 @@ mod tests {
             assert!(
                 message.starts_with("auth_config.json"),
                 "names the file: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_ports_are_checked_when_the_file_is_read() {
+        let with = |ports: &str| {
+            parse(&format!(
+                r#"{{ "issuer": "https://a.example/", "clientId": "x", "apiUrl": "https://a.example", "loopbackPorts": {ports} }}"#
+            ))
+        };
+        assert_eq!(
+            with("[53682, 53683]").unwrap().loopback_ports,
+            [53682, 53683]
+        );
+        assert!(with("[]").unwrap().loopback_ports.is_empty());
+        for (ports, expected) in [
+            ("[0]", "must not contain 0"),
+            ("[53682, 53682]", "lists port 53682 twice"),
+            ("[80]", "from 1024 to 65535, not 80"),
+            ("[70000]", "not 70000"),
+            ("[\"53682\"]", "not \"53682\""),
+            ("[1,2,3,4,5,6,7,8,9,10,11]", "give at most 10"),
+            ("5", "invalid type"),
+        ] {
+            let message = with(ports).unwrap_err().to_string();
+            assert!(message.contains(expected), "{ports}: {message}");
+            assert!(
+                message.contains("loopbackPorts") || expected == "invalid type",
+                "{message}"
             );
         }
     }

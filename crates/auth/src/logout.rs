@@ -204,7 +204,7 @@ impl Session {
         end_session_url: &Url,
         timeout: Duration,
     ) -> Result<(), LoginError> {
-        let listener = LoopbackListener::bind()
+        let listener = LoopbackListener::bind_ports(&self.inner.config.loopback_ports)
             .await
             .map_err(LoginError::Listener)?;
         let state = openidconnect::CsrfToken::new_random();

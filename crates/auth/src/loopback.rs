@@ -24,6 +24,7 @@ const RESULT_PAGE_GRACE: Duration = Duration::from_secs(5);
 const EXCHANGE_WAIT: Duration = Duration::from_secs(60);
 
 /// A bound, not yet serving, loopback listener.
+#[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
     addr: SocketAddr,
@@ -35,13 +36,43 @@ impl LoopbackListener {
         Self::bind_loopback(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
     }
 
-    /// Binds `ipv4` on an ephemeral port, falling back to `[::1]` when that fails for any
-    /// reason but the port being taken (RFC 8252 §7.3: either loopback literal will do).
+    /// Binds the first free port of `ports` (on 127.0.0.1, or [::1] where IPv4 loopback is
+    /// unavailable), for providers that compare the redirect URI port included; an empty list
+    /// binds an ephemeral port. Fails, naming the ports, when every one is taken.
+    pub async fn bind_ports(ports: &[u16]) -> std::io::Result<Self> {
+        if ports.is_empty() {
+            return Self::bind().await;
+        }
+        for &port in ports {
+            match Self::bind_loopback_port(IpAddr::V4(Ipv4Addr::LOCALHOST), port).await {
+                Ok(listener) => return Ok(listener),
+                Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+                    tracing::info!("loopback port {port} is taken; trying the next");
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "every configured loopback port is taken ({}): close the program using them, or add another port to \"loopbackPorts\" in auth_config.json and register its callback URL at your provider",
+                list.join(", ")
+            ),
+        ))
+    }
+
     async fn bind_loopback(ipv4: IpAddr) -> std::io::Result<Self> {
-        let listener = match TcpListener::bind(SocketAddr::from((ipv4, 0))).await {
+        Self::bind_loopback_port(ipv4, 0).await
+    }
+
+    /// Binds `ipv4` on `port` (0: ephemeral), falling back to `[::1]` when that fails for any
+    /// reason but the port being taken (RFC 8252 §7.3: either loopback literal will do).
+    async fn bind_loopback_port(ipv4: IpAddr, port: u16) -> std::io::Result<Self> {
+        let listener = match TcpListener::bind(SocketAddr::from((ipv4, port))).await {
             Ok(listener) => listener,
             Err(v4) if v4.kind() != std::io::ErrorKind::AddrInUse => {
-                match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).await {
+                match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
                     Ok(listener) => {
                         tracing::info!("IPv4 loopback unavailable ({v4}); listening on [::1]");
                         listener
@@ -360,6 +391,28 @@ mod tests {
         assert_eq!(callback.params["code"], "c");
         callback.respond(PageOutcome::SignedIn);
         assert_eq!(browser.await.unwrap().status(), 303);
+    }
+
+    #[tokio::test]
+    async fn a_port_list_binds_the_first_free_port_and_names_them_all_when_none_is() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = taken.local_addr().unwrap().port();
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listener = LoopbackListener::bind_ports(&[busy, free]).await.unwrap();
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://127.0.0.1:{free}/callback")
+        );
+        let err = LoopbackListener::bind_ports(&[busy, free])
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(&format!("({busy}, {free})")), "{message}");
+        assert!(message.contains("loopbackPorts"), "{message}");
     }
 
     #[tokio::test]

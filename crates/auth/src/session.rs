@@ -253,7 +253,7 @@ impl Session {
                 (authorization, Answer::DeepLink(rx))
             }
             _ => {
-                let listener = LoopbackListener::bind()
+                let listener = LoopbackListener::bind_ports(&config.loopback_ports)
                     .await
                     .map_err(LoginError::Listener)?;
                 let authorization =

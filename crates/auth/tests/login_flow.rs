@@ -341,3 +341,51 @@ async fn another_account_asks_the_provider_for_its_login_screen() {
     session.cancel_login();
     assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
 }
+
+/// Auth0, Okta and dex compare the redirect URI exactly, port included: an ephemeral port
+/// ends at the provider's "redirect not registered" page, a configured port signs in.
+#[tokio::test]
+async fn a_provider_that_matches_the_port_exactly_signs_in_on_the_configured_port_list() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = latchkey_dev_idp::Settings::default();
+    for client in &mut settings.clients {
+        client.exact_redirects = true;
+        client.redirect_uris = vec![format!("http://127.0.0.1:{port}/callback")];
+    }
+    let stack = stack_with(settings).await;
+
+    let ephemeral = stack.session_without_browser();
+    let (login, url) = start_login(&ephemeral, as_user("jemma")).await;
+    let page = reqwest::get(url.clone()).await.unwrap();
+    assert_eq!(page.status(), 400, "{url}");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("redirect_uri is not registered")
+    );
+    ephemeral.cancel_login();
+    assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
+
+    let config = latchkey_auth::Config {
+        loopback_ports: vec![port],
+        ..stack.config.clone()
+    };
+    let session = latchkey_auth::Session::with_browser(
+        config,
+        std::sync::Arc::new(latchkey_auth::SystemBrowser),
+    );
+    require_scripted_browser();
+    let mut announced = None;
+    let profile = session
+        .login(as_user("jemma"), |url| announced = Some(url.clone()))
+        .await
+        .expect("signs in on the registered port");
+    assert_eq!(profile.display_name(), "Jemma Doe");
+    let redirect = query(&announced.unwrap(), "redirect_uri");
+    assert_eq!(redirect, format!("http://127.0.0.1:{port}/callback"));
+}

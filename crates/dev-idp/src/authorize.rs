@@ -56,14 +56,18 @@ impl PendingRequests {
 }
 
 /// Whether `requested` is one of `registered`: exact match, except that a registered
-/// loopback IP redirect accepts any port (RFC 8252 §7.3).
-pub(crate) fn redirect_is_registered(registered: &[String], requested: &str) -> bool {
+/// loopback IP redirect accepts any port (RFC 8252 §7.3) unless `exact` (as Auth0, Okta and
+/// dex compare: port included).
+pub(crate) fn redirect_is_registered(registered: &[String], requested: &str, exact: bool) -> bool {
     let Ok(req) = Url::parse(requested) else {
         return false;
     };
     registered.iter().any(|reg| {
         if reg == requested {
             return true;
+        }
+        if exact {
+            return false;
         }
         let Ok(reg) = Url::parse(reg) else {
             return false;
@@ -139,7 +143,7 @@ pub(crate) async fn authorize(
     let Some(redirect_uri) = q
         .redirect_uri
         .as_deref()
-        .filter(|r| redirect_is_registered(&client.redirect_uris, r))
+        .filter(|r| redirect_is_registered(&client.redirect_uris, r, client.exact_redirects))
     else {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
@@ -327,7 +331,7 @@ pub(crate) async fn end_session(
     if let (Some(client), Some(target)) = (
         q.client_id.as_deref().and_then(|id| p.client(id)),
         q.post_logout_redirect_uri.as_deref(),
-    ) && redirect_is_registered(&client.redirect_uris, target)
+    ) && redirect_is_registered(&client.redirect_uris, target, client.exact_redirects)
         && let Ok(mut url) = Url::parse(target)
     {
         if let Some(state) = q.state.as_deref() {
@@ -351,28 +355,59 @@ mod tests {
         let reg = vec!["http://127.0.0.1/callback".to_owned()];
         assert!(redirect_is_registered(
             &reg,
-            "http://127.0.0.1:49152/callback"
+            "http://127.0.0.1:49152/callback",
+            false
         ));
-        assert!(redirect_is_registered(&reg, "http://127.0.0.1/callback"));
-        assert!(!redirect_is_registered(
+        assert!(redirect_is_registered(
             &reg,
-            "http://127.0.0.1:49152/other"
-        ));
-        assert!(!redirect_is_registered(
-            &reg,
-            "http://localhost:49152/callback"
+            "http://127.0.0.1/callback",
+            false
         ));
         assert!(!redirect_is_registered(
             &reg,
-            "https://127.0.0.1:49152/callback"
+            "http://127.0.0.1:49152/other",
+            false
         ));
         assert!(!redirect_is_registered(
             &reg,
-            "http://evil@127.0.0.1:1/callback"
+            "http://localhost:49152/callback",
+            false
         ));
         assert!(!redirect_is_registered(
             &reg,
-            "http://127.0.0.2:49152/callback"
+            "https://127.0.0.1:49152/callback",
+            false
+        ));
+        assert!(!redirect_is_registered(
+            &reg,
+            "http://evil@127.0.0.1:1/callback",
+            false
+        ));
+        assert!(!redirect_is_registered(
+            &reg,
+            "http://127.0.0.2:49152/callback",
+            false
+        ));
+    }
+
+    #[test]
+    fn an_exact_client_matches_the_port_too() {
+        let reg = vec!["http://127.0.0.1:53682/callback".to_owned()];
+        assert!(redirect_is_registered(
+            &reg,
+            "http://127.0.0.1:53682/callback",
+            true
+        ));
+        assert!(!redirect_is_registered(
+            &reg,
+            "http://127.0.0.1:41234/callback",
+            true
+        ));
+        let any_port = vec!["http://127.0.0.1/callback".to_owned()];
+        assert!(!redirect_is_registered(
+            &any_port,
+            "http://127.0.0.1:41234/callback",
+            true
         ));
     }
 
@@ -381,11 +416,13 @@ mod tests {
         let reg = vec!["dev.latchkey.desktop:/callback".to_owned()];
         assert!(redirect_is_registered(
             &reg,
-            "dev.latchkey.desktop:/callback"
+            "dev.latchkey.desktop:/callback",
+            false
         ));
         assert!(!redirect_is_registered(
             &reg,
-            "dev.latchkey.desktop:/callback2"
+            "dev.latchkey.desktop:/callback2",
+            false
         ));
     }
 }

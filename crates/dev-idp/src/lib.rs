@@ -65,6 +65,9 @@ pub struct ClientRegistration {
     /// reuse detection, as Auth0 with rotation on), or keeps the one it was given (as Google,
     /// or Auth0 with rotation off: the response has no `refresh_token`).
     pub rotate_refresh_tokens: bool,
+    /// Compare redirect URIs exactly, port included, as Auth0, Okta and dex do, instead of
+    /// letting a registered loopback redirect take any port (RFC 8252 §7.3).
+    pub exact_redirects: bool,
 }
 
 /// How the provider is set up.
@@ -111,6 +114,7 @@ impl Default for Settings {
                     "dev.latchkey.desktop:/callback".to_owned(),
                 ],
                 rotate_refresh_tokens: true,
+                exact_redirects: false,
             }],
             access_token_ttl: Duration::from_secs(600),
             id_token_ttl: Duration::from_secs(600),
