@@ -30,6 +30,7 @@
 mod api;
 mod browser;
 mod config;
+pub mod doctor;
 mod error;
 mod idtoken;
 mod lock;

@@ -36,6 +36,8 @@ pub struct ExtraMetadata {
     /// OpenID Connect Prompt Create 1.0 §4: the `prompt` values the provider understands.
     #[serde(default)]
     pub prompt_values_supported: Vec<String>,
+    /// RFC 8628 §4: where a device (the CLI over SSH) asks for a user code.
+    pub device_authorization_endpoint: Option<Url>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}

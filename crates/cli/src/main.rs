@@ -5,6 +5,7 @@
 //! latchkey-cli status        # exit 0 signed in, 1 not signed in, 3 offline (session kept)
 //! latchkey-cli call URL
 //! latchkey-cli logout
+//! latchkey-cli doctor        # what would stop a sign-in here; exit 1 if something would
 //! ```
 //! It reads the same `auth_config.json` as the desktop app (`LATCHKEY_CONFIG`, or
 //! `auth_config.json` in the OS config dir, or the local dev stack) and keeps the refresh
@@ -53,6 +54,9 @@ enum Command {
     Call { url: String },
     /// Sign out: revoke the refresh token and delete it from the vault.
     Logout,
+    /// Check what a sign-in needs on this machine: configuration, provider, clock, vault,
+    /// loopback, stored session. Exits 1 when something would stop a sign-in.
+    Doctor,
 }
 
 #[tokio::main]
@@ -70,6 +74,35 @@ async fn main() -> ExitCode {
             eprintln!("latchkey-cli: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints one line a check; a configuration that cannot be read is the first failure.
+async fn doctor(flag: Option<&std::path::Path>) -> ExitCode {
+    use latchkey_auth::doctor::{Verdict, config_origin, diagnose};
+    let origin = config_origin(flag);
+    let config = match flag {
+        Some(path) => Config::load(path),
+        None => Config::discover().map(|(config, _)| config),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            println!("FAIL configuration {origin}: {err}");
+            println!(
+                "     → write or fix auth_config.json (the README shows one for each provider)"
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let checks = diagnose(&config, &origin).await;
+    for check in &checks {
+        println!("{check}");
+    }
+    if checks.iter().any(|c| c.verdict == Verdict::Fail) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -98,6 +131,10 @@ fn describe(profile: &Profile) -> String {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    // Doctor reads the configuration itself: a broken one is its first finding, not an error.
+    if matches!(cli.command, Command::Doctor) {
+        return Ok(doctor(cli.config.as_deref()).await);
+    }
     let config = match &cli.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::discover().map_err(|e| e.to_string())?.0,
@@ -116,6 +153,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     };
     let session = Session::with_browser(config, browser);
     match cli.command {
+        Command::Doctor => Ok(doctor(cli.config.as_deref()).await),
         Command::Login { signup, user, .. } => {
             let options = LoginOptions {
                 signup,

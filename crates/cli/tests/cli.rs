@@ -338,3 +338,57 @@ async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
     assert!(!s.idp.refresh_token_is_active(token.secret()));
     assert!(store.vault().read().await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let c = &s.config_path;
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let token = store.refresh_token().await.unwrap().unwrap();
+
+    let started = std::time::Instant::now();
+    let (code, out, err) = cli_code(c, &["doctor"], &[]).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    for line in [
+        "(from LATCHKEY_CONFIG) reads fine",
+        "issuer matches; PKCE S256 supported",
+        "ok   the provider offers token revocation (RFC 7009)",
+        "ok   the provider offers the iss response parameter (RFC 9207)",
+        "ok   the clock agrees with the provider's",
+        "ok   the credential vault (the Secret Service",
+        "ok   loopback listens on 127.0.0.1",
+        "ok   a session is stored for Jemma Doe",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        !out.contains(token.secret().as_str()) && !out.contains("eyJ"),
+        "{out}"
+    );
+
+    // A broken vault: a sign-in could not be kept, so doctor fails and says what to do.
+    let no_bus = [(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/latchkey-no-bus",
+    )];
+    let (code, out, err) = cli_code(c, &["doctor"], &no_bus).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("FAIL the credential vault"), "{out}");
+    assert!(out.contains("→ start and unlock a Secret Service"), "{out}");
+
+    // A provider that is down is a failure too.
+    drop(s.idp);
+    let (code, out, _) = cli_code(c, &["doctor"], &[]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL cannot reach the provider's discovery document"),
+        "{out}"
+    );
+}

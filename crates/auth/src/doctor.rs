@@ -1,0 +1,319 @@
+//! `doctor`: what would stop a sign-in on this machine, one line a check, and what to do.
+//!
+//! Checks the configuration, the provider's discovery document (and what it offers), the
+//! clock against the provider's, the credential vault with a probe entry that is not the
+//! session's, the loopback listener, and whether a session is stored (for whom, never a
+//! token). Nothing it prints is secret.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::config::{CONFIG_ENV, Config};
+use crate::idtoken::CLOCK_SKEW;
+use crate::provider::{Provider, error_chain};
+use crate::session::provider_http_client;
+use crate::store::SessionStore;
+use crate::vault::Vault;
+
+/// How a check came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// Works, but something is missing or unusual.
+    Warn,
+    /// Would stop a sign-in.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub verdict: Verdict,
+    /// What was checked and what was found.
+    pub what: String,
+    /// What to do about it, for a warning or a failure.
+    pub advice: Option<String>,
+}
+
+impl Check {
+    fn ok(what: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Ok,
+            what: what.into(),
+            advice: None,
+        }
+    }
+    fn warn(what: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Warn,
+            what: what.into(),
+            advice: Some(advice.into()),
+        }
+    }
+    fn fail(what: impl Into<String>, advice: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Fail,
+            what: what.into(),
+            advice: Some(advice.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tag = match self.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        write!(f, "{tag} {}", self.what)?;
+        if let Some(advice) = &self.advice {
+            write!(f, "\n     → {advice}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the configuration came from, in words.
+pub fn config_origin(flag: Option<&std::path::Path>) -> String {
+    match flag {
+        Some(path) => format!("{} (from --config)", path.display()),
+        None if std::env::var_os(CONFIG_ENV).is_some_and(|v| !v.is_empty()) => {
+            format!("{} (from {CONFIG_ENV})", Config::path().display())
+        }
+        None => format!("{} (the OS config directory)", Config::path().display()),
+    }
+}
+
+/// Runs every check for `config` (already read from `origin`).
+pub async fn diagnose(config: &Config, origin: &str) -> Vec<Check> {
+    let mut checks = vec![Check::ok(format!("configuration {origin} reads fine"))];
+    checks.extend(provider_checks(config).await);
+    checks.push(vault_check().await);
+    checks.extend(loopback_checks(config));
+    checks.push(session_check(config).await);
+    checks
+}
+
+async fn provider_checks(config: &Config) -> Vec<Check> {
+    let http = provider_http_client();
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        config.issuer.trim_end_matches('/')
+    );
+    let started = Instant::now();
+    let answer = match http.get(&url).send().await {
+        Ok(answer) => answer,
+        Err(err) => {
+            return vec![Check::fail(
+                format!(
+                    "cannot reach the provider's discovery document {url}: {}",
+                    error_chain(&err)
+                ),
+                "check the network and the \"issuer\" in the configuration",
+            )];
+        }
+    };
+    let took = started.elapsed();
+    let mut checks = Vec::new();
+    checks.push(clock_check(answer.headers().get("date")));
+    let provider = match Provider::discover(config, &http).await {
+        Ok(provider) => provider,
+        Err(err) => {
+            checks.insert(
+                0,
+                Check::fail(
+                    format!("the provider's discovery document: {err}"),
+                    "fix the \"issuer\" (it must equal the document's issuer exactly) or the provider",
+                ),
+            );
+            return checks;
+        }
+    };
+    checks.insert(
+        0,
+        Check::ok(format!(
+            "discovery {url} answered in {} ms; issuer matches; PKCE S256 supported",
+            took.as_millis()
+        )),
+    );
+    let extra = provider.extra();
+    let grants = provider.metadata.grant_types_supported();
+    let refresh =
+        grants.is_none_or(|g| g.contains(&openidconnect::core::CoreGrantType::RefreshToken));
+    let mut offers = |present: bool, name: &str, advice: &str| {
+        checks.push(if present {
+            Check::ok(format!("the provider offers {name}"))
+        } else {
+            Check::warn(format!("the provider does not list {name}"), advice)
+        });
+    };
+    offers(
+        refresh,
+        "refresh tokens",
+        "without them every start needs a browser sign-in; enable the refresh token grant",
+    );
+    offers(
+        extra.revocation_endpoint.is_some(),
+        "token revocation (RFC 7009)",
+        "log out then only forgets the session here; the provider keeps it until it expires",
+    );
+    offers(
+        extra.end_session_endpoint.is_some() || config.is_auth0(),
+        "an end-session endpoint",
+        "\"Sign out there too\" is not available",
+    );
+    offers(
+        extra.authorization_response_iss_parameter_supported,
+        "the iss response parameter (RFC 9207)",
+        "mix-up protection rests on the other checks alone",
+    );
+    offers(
+        extra.device_authorization_endpoint.is_some(),
+        "device authorization (RFC 8628)",
+        "signing in over SSH needs a browser that reaches this machine's loopback",
+    );
+    checks
+}
+
+fn clock_check(date: Option<&reqwest::header::HeaderValue>) -> Check {
+    let Some(theirs) = date
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+    else {
+        return Check::warn(
+            "the provider sent no Date header to compare the clock with",
+            "make sure this machine's clock is set automatically",
+        );
+    };
+    let skew = (chrono::Utc::now() - theirs.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .unsigned_abs();
+    let skew = Duration::from_secs(skew);
+    if skew > CLOCK_SKEW {
+        Check::fail(
+            format!("this clock is {} s off the provider's", skew.as_secs()),
+            "ID tokens would look expired or not yet valid: set the clock (NTP)",
+        )
+    } else if skew > Duration::from_secs(10) {
+        Check::warn(
+            format!("this clock is {} s off the provider's", skew.as_secs()),
+            "set the clock automatically (NTP) before it drifts further",
+        )
+    } else {
+        Check::ok(format!(
+            "the clock agrees with the provider's ({} s)",
+            skew.as_secs()
+        ))
+    }
+}
+
+fn backend() -> &'static str {
+    if cfg!(target_os = "linux") {
+        "the Secret Service (GNOME Keyring, KWallet, KeePassXC)"
+    } else if cfg!(target_os = "macos") {
+        "the macOS Keychain"
+    } else if cfg!(windows) {
+        "the Windows Credential Manager"
+    } else {
+        "no supported vault"
+    }
+}
+
+async fn vault_check() -> Check {
+    let probe = Vault::for_client("latchkey-doctor:", "probe");
+    let text = format!("probe-{}", std::process::id());
+    let round_trip = async {
+        probe.write(text.clone()).await?;
+        let back = probe.read().await?;
+        probe.delete().await?;
+        Ok::<_, crate::vault::VaultError>(back.as_deref() == Some(text.as_str()))
+    };
+    match round_trip.await {
+        Ok(true) => Check::ok(format!(
+            "the credential vault ({}) writes, reads and deletes",
+            backend()
+        )),
+        Ok(false) => Check::fail(
+            format!(
+                "the credential vault ({}) gave back something else",
+                backend()
+            ),
+            "the vault is not keeping entries; sessions last only until Latchkey closes",
+        ),
+        Err(err) => Check::fail(
+            format!("the credential vault ({}): {err}", backend()),
+            "start and unlock a Secret Service (gnome-keyring, KWallet, KeePassXC) in your session",
+        ),
+    }
+}
+
+fn loopback_checks(config: &Config) -> Vec<Check> {
+    let v4 = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    let v6 = std::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0)));
+    let mut checks = vec![match (v4.is_ok(), v6.is_ok()) {
+        (true, true) => Check::ok("loopback listens on 127.0.0.1 and [::1]"),
+        (true, false) => Check::ok("loopback listens on 127.0.0.1 ([::1] is not available)"),
+        (false, true) => Check::warn(
+            "127.0.0.1 cannot be bound; the sign-in listens on [::1]",
+            "register http://[::1]/callback at providers that match the host",
+        ),
+        (false, false) => Check::fail(
+            "neither 127.0.0.1 nor [::1] can be bound",
+            "the browser cannot hand the sign-in back; check firewall or sandbox rules",
+        ),
+    }];
+    if !config.loopback_ports.is_empty() {
+        let taken: Vec<String> = config
+            .loopback_ports
+            .iter()
+            .filter(|p| {
+                std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, **p))).is_err()
+            })
+            .map(u16::to_string)
+            .collect();
+        let all = config.loopback_ports.len();
+        checks.push(if taken.is_empty() {
+            Check::ok(format!("all {all} loopbackPorts are free"))
+        } else if taken.len() < all {
+            Check::warn(
+                format!("loopbackPorts {} are taken; another is free", taken.join(", ")),
+                "nothing to do now; the first free port is used",
+            )
+        } else {
+            Check::fail(
+                format!("every loopbackPort is taken ({})", taken.join(", ")),
+                "close the program using them, or add a port (and its callback URL at the provider)",
+            )
+        });
+    }
+    checks
+}
+
+async fn session_check(config: &Config) -> Check {
+    let store = SessionStore::for_client(&config.issuer, &config.client_id);
+    match store.load().await {
+        Err(err) => Check::warn(
+            format!("cannot read the stored session: {err}"),
+            "see the vault line above",
+        ),
+        Ok(entry) => {
+            let pending = match entry.to_revoke.len() {
+                0 => String::new(),
+                n => format!("; {n} sign-out(s) wait for the provider to confirm the revocation"),
+            };
+            match entry.session {
+                None => Check::ok(format!("no session is stored{pending}")),
+                Some(session) => {
+                    let whom = session
+                        .profile
+                        .as_ref()
+                        .and_then(|p| p.name.clone().or_else(|| p.email.clone()))
+                        .or_else(|| session.binding.as_ref().map(|b| b.sub.clone()))
+                        .unwrap_or_else(|| "someone (an entry from an older Latchkey)".into());
+                    Check::ok(format!("a session is stored for {whom}{pending}"))
+                }
+            }
+        }
+    }
+}
