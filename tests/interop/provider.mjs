@@ -4,7 +4,7 @@
 //   node provider.mjs PORT AUDIENCE
 //
 // A public native client `latchkey-desktop` (loopback redirect, any port; PKCE S256 required),
-// refresh token rotation, revocation (RFC 7009), RP-initiated logout, and resource indicators
+// refresh token rotation, revocation (RFC 7009), RP-initiated logout, the device flow (RFC 8628), and resource indicators
 // that issue RS256 JWT access tokens for AUDIENCE. Prints "ready ISSUER" when listening.
 import Provider from 'oidc-provider';
 
@@ -18,7 +18,7 @@ const provider = new Provider(issuer, {
     application_type: 'native',
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://127.0.0.1/callback'],
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
   }],
   pkce: { required: () => true },
@@ -39,6 +39,7 @@ const provider = new Provider(issuer, {
   },
   features: {
     devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     resourceIndicators: {

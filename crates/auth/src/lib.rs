@@ -30,6 +30,7 @@
 mod api;
 mod browser;
 mod config;
+mod device;
 pub mod doctor;
 mod error;
 mod idtoken;
@@ -49,6 +50,7 @@ mod vault;
 pub use api::{ApiClient, ApiError, ApiResponse, is_allowed};
 pub use browser::{BrowserLauncher, NoBrowser, SystemBrowser};
 pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
+pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::SessionError;
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};

@@ -86,6 +86,17 @@ pub enum LoginError {
     /// The ID token failed validation.
     #[error("the provider's ID token is not valid: {0}")]
     InvalidIdToken(String),
+    /// The provider lists no device authorization endpoint (RFC 8628).
+    #[error(
+        "the provider offers no device sign-in (RFC 8628: no device_authorization_endpoint); enable the Device Code grant for this application, or sign in with a browser"
+    )]
+    DeviceUnsupported,
+    /// The device sign-in failed at the provider or its answer was unusable.
+    #[error("the device sign-in failed: {0}")]
+    Device(String),
+    /// Nobody approved the device code before it expired (RFC 8628 `expired_token`).
+    #[error("the code expired before it was approved; run the sign-in again for a new one")]
+    DeviceCodeExpired,
 }
 
 fn describe_provider_error(error: &str, description: Option<&str>) -> String {

@@ -155,3 +155,49 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
         "the revoked token is refused"
     );
 }
+
+#[tokio::test]
+async fn the_device_flow_against_oidc_provider() {
+    require_scripted_browser();
+    let interop = start().await;
+    let config = Config::parse(
+        &serde_json::json!({
+            "issuer": interop.issuer, "clientId": "latchkey-desktop", "audience": AUDIENCE,
+            "apiUrl": interop.api_url, "scopes": "openid profile email offline_access"
+        })
+        .to_string(),
+        "interop config",
+    )
+    .unwrap();
+    let session = Session::with_browser(config, Arc::new(latchkey_auth::NoBrowser));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let s = session.clone();
+    let login = tokio::spawn(async move {
+        s.login_device(move |code| {
+            let _ = tx.send(code.clone());
+        })
+        .await
+    });
+    let code = rx.await.expect("oidc-provider gives a device code");
+    let complete = code
+        .verification_uri_complete
+        .clone()
+        .expect("oidc-provider gives verification_uri_complete");
+    // The person, on another device, opens the link and signs in as bob.
+    let browsed =
+        tokio::process::Command::new(std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").unwrap())
+            .arg(&complete)
+            .env("SCRIPTED_BROWSER_USER", "bob")
+            .status()
+            .await
+            .unwrap();
+    assert!(browsed.success());
+    let profile = tokio::time::timeout(std::time::Duration::from_secs(30), login)
+        .await
+        .expect("the device notices the approval")
+        .unwrap()
+        .expect("signed in with the device flow");
+    assert_eq!(profile.sub, "bob");
+    assert!(session.store().refresh_token().await.unwrap().is_some());
+    assert!(session.logout().await.revoked);
+}

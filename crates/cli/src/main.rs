@@ -1,7 +1,7 @@
 //! `latchkey-cli`: Latchkey's sign-in engine on the command line, like `gh auth`.
 //!
 //! ```text
-//! latchkey-cli login [--signup] [--no-browser] [--user NAME]
+//! latchkey-cli login [--signup] [--no-browser | --device | --browser] [--user NAME]
 //! latchkey-cli status        # exit 0 signed in, 1 not signed in, 3 offline (session kept)
 //! latchkey-cli call URL
 //! latchkey-cli logout
@@ -41,9 +41,17 @@ enum Command {
         /// Open the provider's sign-up screen.
         #[arg(long)]
         signup: bool,
-        /// Do not open a browser; only print the sign-in URL (for SSH sessions).
+        /// Do not open a browser; only print the sign-in URL, to open on this same machine
+        /// (its answer comes back to this machine's loopback). Over SSH, use --device.
         #[arg(long)]
         no_browser: bool,
+        /// Sign in with a code on any other device (RFC 8628), for SSH sessions, WSL,
+        /// containers and servers. Chosen by itself over SSH without a display.
+        #[arg(long, conflicts_with_all = ["no_browser", "browser"])]
+        device: bool,
+        /// Use the browser even where --device would be chosen by itself.
+        #[arg(long)]
+        browser: bool,
         /// Pre-fill this username at the provider.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
@@ -106,6 +114,87 @@ async fn doctor(flag: Option<&std::path::Path>) -> ExitCode {
     }
 }
 
+/// Why the device flow is used, or `None` for the browser.
+fn device_rule(asked: bool, browser_asked: bool) -> Option<&'static str> {
+    if asked {
+        return Some("--device was given");
+    }
+    if browser_asked {
+        return None;
+    }
+    let ssh = std::env::var_os("SSH_CONNECTION").is_some() || std::env::var_os("SSH_TTY").is_some();
+    let display = std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some()
+        || cfg!(any(windows, target_os = "macos"));
+    (ssh && !display).then_some(
+        "this is an SSH session without a display, so no browser here can be opened (--browser overrides)",
+    )
+}
+
+/// The device authorization grant (RFC 8628): the URL and code to use on another device,
+/// a countdown, Ctrl-C to cancel.
+async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    eprintln!("Signing in with a code: {rule}.");
+    let (shown_tx, shown_rx) = tokio::sync::oneshot::channel::<std::time::Duration>();
+    let sign_in = session.login_device(move |code| {
+        eprintln!("\nOn any device, open:\n\n  {}\n", code.verification_uri);
+        eprintln!(
+            "and enter the code:\n\n      {}\n",
+            code.grouped_user_code()
+        );
+        if let Some(complete) = &code.verification_uri_complete {
+            eprintln!("(or open {complete}, which has the code in it)\n");
+        }
+        let _ = shown_tx.send(code.expires_in);
+    });
+    let countdown = async move {
+        let Ok(lifetime) = shown_rx.await else {
+            return std::future::pending().await;
+        };
+        let deadline = tokio::time::Instant::now() + lifetime;
+        let tty = std::io::stderr().is_terminal();
+        loop {
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_secs();
+            if tty {
+                eprint!(
+                    "\rWaiting for approval; the code expires in {:02}:{:02} ",
+                    left / 60,
+                    left % 60
+                );
+            }
+            if left == 0 {
+                return std::future::pending().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    };
+    let result = tokio::select! {
+        result = sign_in => result,
+        () = countdown => unreachable_countdown(),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!();
+            return Err("the sign-in was cancelled".into());
+        }
+    };
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let profile = result.map_err(|e| e.to_string())?;
+    println!("Signed in as {}", describe(&profile));
+    if let Some(problem) = session.vault_problem() {
+        eprintln!("warning: {problem}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The countdown never ends on its own; this only satisfies the type.
+fn unreachable_countdown() -> Result<Profile, latchkey_auth::LoginError> {
+    Err(latchkey_auth::LoginError::Cancelled)
+}
+
 /// `status` exit code when a session is stored but the provider cannot be reached.
 const EXIT_OFFLINE: u8 = 3;
 
@@ -154,7 +243,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let session = Session::with_browser(config, browser);
     match cli.command {
         Command::Doctor => Ok(doctor(cli.config.as_deref()).await),
-        Command::Login { signup, user, .. } => {
+        Command::Login {
+            signup,
+            user,
+            device,
+            browser,
+            no_browser,
+        } => {
+            if let Some(rule) = device_rule(device, browser || no_browser) {
+                return login_device(&session, rule).await;
+            }
             let options = LoginOptions {
                 signup,
                 login_hint: user,
@@ -162,9 +260,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let profile = session
                 .login(options, |url| {
-                    eprintln!(
-                        "Sign in in your browser. If it did not open, open this URL:\n\n  {url}\n"
-                    );
+                    if no_browser {
+                        eprintln!(
+                            "Open this URL in a browser on this machine (it answers to this machine's \
+                             127.0.0.1). Over SSH, use `latchkey-cli login --device` instead.\n\n  {url}\n"
+                        );
+                    } else {
+                        eprintln!(
+                            "Sign in in your browser. If it did not open, open this URL:\n\n  {url}\n"
+                        );
+                    }
                 })
                 .await
                 .map_err(|e| e.to_string())?;

@@ -392,3 +392,63 @@ async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_with_a_device_code_over_ssh_and_the_session_is_kept() {
+    use tokio::io::AsyncBufReadExt;
+    let s = stack().await;
+    // An SSH session without a display: the device flow is chosen by itself, and says why.
+    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"))
+        .args(["login"])
+        .env("LATCHKEY_CONFIG", &s.config_path)
+        .env("SSH_CONNECTION", "192.0.2.10 50000 192.0.2.20 22")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(login.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let complete = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the CLI shows the code")
+            .unwrap()
+            .unwrap_or_else(|| panic!("ended early: {seen:?}"));
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("(or open ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let text = seen.join("\n");
+    assert!(text.contains("SSH session without a display"), "{text}");
+    assert!(text.contains("--browser overrides"), "{text}");
+    let (uri, code) = complete.split_once("?user_code=").unwrap();
+    assert!(text.contains(uri) && text.contains(code), "{text}");
+    let approved = reqwest::Client::new()
+        .post(uri)
+        .form(&[
+            ("user_code", code),
+            ("username", "jemma"),
+            ("password", "todo"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(approved.status().is_success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .expect("the CLI notices the approval")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Signed in as Jemma Doe"),
+        "{stdout}"
+    );
+    let (ok, out, err) = cli(&s.config_path, &["status"], &[]).await;
+    assert!(ok && out.contains("Signed in as Jemma Doe"), "{out}{err}");
+    assert!(!stdout.contains("eyJ") && !text.contains("eyJ"));
+}

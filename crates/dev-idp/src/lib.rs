@@ -19,6 +19,7 @@
 //! ```
 
 mod authorize;
+mod device;
 mod grants;
 mod keys;
 mod management;
@@ -82,6 +83,9 @@ pub struct Settings {
     /// Random bytes in a refresh token (32 by default). Keycloak and Entra ID issue tokens of
     /// several KB; a test sets ~3,000 to send one that long through the vault.
     pub refresh_token_bytes: usize,
+    /// How long a device code (RFC 8628) lives, and how often a device may poll.
+    pub device_code_ttl: Duration,
+    pub device_interval: Duration,
     /// The confidential client that may use the management API (client credentials).
     pub management: Option<ManagementClient>,
 }
@@ -120,6 +124,8 @@ impl Default for Settings {
             id_token_ttl: Duration::from_secs(600),
             code_ttl: Duration::from_secs(60),
             refresh_token_bytes: 32,
+            device_code_ttl: Duration::from_secs(600),
+            device_interval: Duration::from_secs(5),
             management: None,
         }
     }
@@ -157,6 +163,17 @@ pub enum Tamper {
     IdTokenWrongAzp,
     /// The next ID token's `auth_time` is not the original authentication's.
     IdTokenOtherAuthTime,
+    /// The next device authorization answer has no `user_code`.
+    DeviceAnswerWithoutUserCode,
+    /// The next device authorization answer says `interval: 0`.
+    DeviceIntervalZero,
+    /// The next device authorization answer has an absurd `interval`.
+    DeviceIntervalHuge,
+    /// The next device authorization answer has an absurd `expires_in`.
+    DeviceExpiresHuge,
+    /// The next device authorization answer advertises a 1 s interval, shorter than the one
+    /// the provider enforces, so the device's second poll gets `slow_down`.
+    DeviceIntervalTooShort,
 }
 
 /// What the provider has been asked, for tests that count requests.
@@ -168,6 +185,10 @@ pub struct Counters {
     pub jwks_fetches: AtomicUsize,
     /// Refresh tokens presented again after they were rotated (each revoked its family).
     pub refresh_reuse: AtomicUsize,
+    /// Device polls answered `slow_down` (RFC 8628 §3.5).
+    pub device_slow_downs: AtomicUsize,
+    /// Device polls, whatever the answer.
+    pub device_polls: AtomicUsize,
 }
 
 pub(crate) struct Provider {
@@ -177,6 +198,7 @@ pub(crate) struct Provider {
     directory: Mutex<Directory>,
     authorize: authorize::PendingRequests,
     grants: grants::Grants,
+    devices: device::DeviceGrants,
     tamper: Mutex<Vec<Tamper>>,
     unavailable: AtomicBool,
     revocation_unavailable: AtomicBool,
@@ -249,6 +271,7 @@ impl DevIdp {
             directory: Mutex::new(Directory::with_demo_users()),
             authorize: Default::default(),
             grants: Default::default(),
+            devices: Default::default(),
             tamper: Mutex::new(Vec::new()),
             unavailable: AtomicBool::new(false),
             revocation_unavailable: AtomicBool::new(false),
@@ -420,6 +443,11 @@ fn router(provider: Arc<Provider>) -> Router {
         .route("/signup", post(authorize::signup))
         .route("/oauth/token", post(token::token))
         .route("/oauth/revoke", post(revoke::revoke))
+        .route("/oauth/device/code", post(device::device_code))
+        .route(
+            "/activate",
+            get(device::activate_page).post(device::activate),
+        )
         .route("/userinfo", get(userinfo::userinfo))
         .route("/oidc/logout", get(authorize::end_session))
         .route(
@@ -439,10 +467,11 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
         "userinfo_endpoint": p.url("userinfo"),
         "jwks_uri": p.url(".well-known/jwks.json"),
         "revocation_endpoint": p.url("oauth/revoke"),
+        "device_authorization_endpoint": p.url("oauth/device/code"),
         "end_session_endpoint": p.url("oidc/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", device::DEVICE_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],

@@ -38,6 +38,7 @@ pub(crate) struct TokenForm {
     refresh_token: Option<String>,
     client_secret: Option<String>,
     audience: Option<String>,
+    pub(crate) device_code: Option<String>,
 }
 
 pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
@@ -71,6 +72,10 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
         Some("authorization_code") => {
             p.counters.code_grants.fetch_add(1, Ordering::SeqCst);
             redeem_code(&p, client_id, &form)
+        }
+        Some(crate::device::DEVICE_GRANT) => {
+            p.counters.device_polls.fetch_add(1, Ordering::SeqCst);
+            crate::device::redeem(&p, client_id, &form)
         }
         Some("refresh_token") => {
             p.counters.refresh_grants.fetch_add(1, Ordering::SeqCst);
@@ -245,7 +250,7 @@ struct AccessClaims<'a> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn token_response(
+pub(crate) fn token_response(
     p: &Provider,
     user: &User,
     client_id: &str,

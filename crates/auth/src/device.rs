@@ -1,0 +1,167 @@
+//! The device authorization grant (RFC 8628), for machines whose browser cannot reach this
+//! machine's loopback: SSH sessions, WSL, containers, servers. The person opens the
+//! verification URL anywhere, enters the code, and the tokens that come back are validated and
+//! stored exactly like a browser sign-in's.
+
+use std::time::Duration;
+
+use openidconnect::core::CoreDeviceAuthorizationResponse;
+use openidconnect::{DeviceAuthorizationUrl, OAuth2TokenResponse, RequestTokenError, Scope};
+use url::Url;
+
+use crate::error::describe_token_error;
+use crate::login::LoginError;
+use crate::profile::{self, Profile};
+use crate::session::Session;
+use crate::store::Binding;
+
+/// The longest poll interval accepted from a provider (RFC 8628 suggests 5 s).
+pub const MAX_DEVICE_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest device code lifetime accepted (providers give 5 to 30 minutes).
+pub const MAX_DEVICE_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// What the person needs to approve this device, to show in the terminal.
+#[derive(Clone, Debug)]
+pub struct DeviceCode {
+    pub verification_uri: Url,
+    /// The URL with the code in it, when the provider gives one (for a QR code or a click).
+    pub verification_uri_complete: Option<String>,
+    /// The code the person types: not a secret on its own, it only works with the device's.
+    pub user_code: String,
+    pub expires_in: Duration,
+    pub interval: Duration,
+}
+
+impl DeviceCode {
+    /// The user code in groups of four, easy to read aloud and type.
+    pub fn grouped_user_code(&self) -> String {
+        let plain: Vec<char> = self
+            .user_code
+            .chars()
+            .filter(|c| *c != '-' && *c != ' ')
+            .collect();
+        plain
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+}
+
+impl Session {
+    /// Signs in with the device authorization grant: asks the provider for a code, hands it to
+    /// `on_code` to show, then polls at the provider's interval (slower on `slow_down`) until
+    /// the person approves, denies, or the code expires.
+    pub async fn login_device(
+        &self,
+        on_code: impl FnOnce(&DeviceCode) + Send,
+    ) -> Result<Profile, LoginError> {
+        let provider = self.provider().await?;
+        let config = &self.inner.config;
+        let endpoint = provider
+            .extra()
+            .device_authorization_endpoint
+            .clone()
+            .ok_or(LoginError::DeviceUnsupported)?;
+        let client = provider
+            .client
+            .clone()
+            .set_device_authorization_url(DeviceAuthorizationUrl::from_url(endpoint));
+        let mut request = client.exchange_device_code().add_scopes(
+            config
+                .scopes
+                .iter()
+                .filter(|s| *s != "openid")
+                .map(|s| Scope::new(s.clone())),
+        );
+        if let Some(audience) = &config.audience {
+            request = request.add_extra_param("audience", audience.clone());
+        }
+        let details: CoreDeviceAuthorizationResponse = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| LoginError::Device(describe_token_error(&e)))?;
+        let code = check_device_answer(&details)?;
+        on_code(&code);
+        let response = client
+            .exchange_device_access_token(&details)
+            .map_err(|e| LoginError::Device(e.to_string()))?
+            .request_async(&self.inner.http, tokio::time::sleep, Some(code.expires_in))
+            .await
+            .map_err(|err| match &err {
+                RequestTokenError::ServerResponse(e) => match e.error().as_ref() {
+                    "access_denied" => LoginError::Provider {
+                        error: "access_denied".into(),
+                        description: None,
+                    },
+                    "expired_token" => LoginError::DeviceCodeExpired,
+                    _ => LoginError::Device(describe_token_error(&err)),
+                },
+                _ => LoginError::Device(describe_token_error(&err)),
+            })?;
+        let id_token = response.id_token().ok_or_else(|| {
+            LoginError::InvalidIdToken("the token response has no ID token".into())
+        })?;
+        let claims = crate::idtoken::verify(
+            &provider,
+            &self.inner.http,
+            &config.client_id,
+            id_token,
+            None,
+        )
+        .await
+        .map_err(LoginError::InvalidIdToken)?;
+        let userinfo = profile::userinfo(
+            &provider,
+            &self.inner.http,
+            response.access_token(),
+            &claims,
+        )
+        .await;
+        let binding = Binding::from_claims(&claims, &config.client_id);
+        let profile = Profile::from_claims(&claims, userinfo.as_ref());
+        self.sign_in_with(response, binding, profile)
+            .await
+            .map_err(|e| LoginError::Exchange(e.to_string()))
+    }
+}
+
+use openidconnect::TokenResponse as _;
+
+/// Refuses an answer that could not work or would make the CLI poll in a busy loop.
+fn check_device_answer(
+    details: &CoreDeviceAuthorizationResponse,
+) -> Result<DeviceCode, LoginError> {
+    let bad =
+        |why: &str| LoginError::Device(format!("the provider's device authorization answer {why}"));
+    let interval = details.interval();
+    if interval.is_zero() || interval > MAX_DEVICE_INTERVAL {
+        return Err(bad(&format!(
+            "asks to poll every {} s; Latchkey accepts 1 to {} s",
+            interval.as_secs(),
+            MAX_DEVICE_INTERVAL.as_secs()
+        )));
+    }
+    let expires_in = details.expires_in();
+    if expires_in.is_zero() || expires_in > MAX_DEVICE_LIFETIME {
+        return Err(bad(&format!(
+            "gives the code a lifetime of {} s; Latchkey accepts 1 s to 1 hour",
+            expires_in.as_secs()
+        )));
+    }
+    let user_code = details.user_code().secret().trim().to_owned();
+    if user_code.is_empty() || user_code.len() > 64 {
+        return Err(bad("has no usable user_code"));
+    }
+    let verification_uri = Url::parse(details.verification_uri().as_str())
+        .map_err(|_| bad("has no valid verification_uri"))?;
+    Ok(DeviceCode {
+        verification_uri,
+        verification_uri_complete: details
+            .verification_uri_complete()
+            .map(|u| u.secret().clone()),
+        user_code,
+        expires_in,
+        interval,
+    })
+}
