@@ -343,6 +343,27 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A deep-link sign-in waiting for its answer.
+pub(crate) struct WaitingLink {
+    pub(crate) state: String,
+    pub(crate) answer: oneshot::Sender<Callback>,
+}
+
+/// Where the provider's answer comes from.
+pub(crate) enum Answer {
+    Loopback(CallbackServer),
+    DeepLink(oneshot::Receiver<Callback>),
+}
+
+impl Answer {
+    pub(crate) async fn next(&mut self) -> Option<Callback> {
+        match self {
+            Self::Loopback(server) => server.callback().await,
+            Self::DeepLink(rx) => rx.await.ok(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

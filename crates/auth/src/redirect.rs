@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use tokio::sync::oneshot;
 use url::Url;
 
 use crate::lock_unpoisoned;
-use crate::loopback::{Callback, CallbackServer, same_secret};
+use crate::loopback::{Callback, same_secret};
 use crate::session::Session;
 
 /// Why a deep link was not taken as the answer to a sign-in.
@@ -23,27 +22,6 @@ pub enum RedirectRejected {
     /// The `state` does not match the sign-in in progress: a forged or stale answer.
     #[error("a sign-in answer that does not belong to the sign-in in progress was refused")]
     WrongState,
-}
-
-/// A deep-link sign-in waiting for its answer.
-pub(crate) struct WaitingLink {
-    pub(crate) state: String,
-    pub(crate) answer: oneshot::Sender<Callback>,
-}
-
-/// Where the provider's answer comes from.
-pub(crate) enum Answer {
-    Loopback(CallbackServer),
-    DeepLink(oneshot::Receiver<Callback>),
-}
-
-impl Answer {
-    pub(crate) async fn next(&mut self) -> Option<Callback> {
-        match self {
-            Self::Loopback(server) => server.callback().await,
-            Self::DeepLink(rx) => rx.await.ok(),
-        }
-    }
 }
 
 impl Session {

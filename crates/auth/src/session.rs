@@ -18,10 +18,9 @@ use crate::browser::{BrowserLauncher, SystemBrowser};
 use crate::config::{Config, RedirectMode};
 use crate::lock_unpoisoned;
 use crate::login::{self, LoginError, LoginOptions, SignInTimings};
-use crate::loopback::LoopbackListener;
+use crate::loopback::{Answer, LoopbackListener, WaitingLink};
 use crate::profile::{self, Profile};
 use crate::provider::{DiscoveryError, Provider};
-use crate::redirect::{Answer, WaitingLink};
 use crate::store::{Binding, SessionStore, StoredSession};
 use crate::vault::VaultError;
 

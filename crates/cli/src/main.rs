@@ -126,14 +126,26 @@ fn device_rule(asked: bool, browser_asked: bool) -> Option<&'static str> {
     let display = std::env::var_os("DISPLAY").is_some()
         || std::env::var_os("WAYLAND_DISPLAY").is_some()
         || cfg!(any(windows, target_os = "macos"));
-    (ssh && !display).then_some(
-        "this is an SSH session without a display, so no browser here can be opened (--browser overrides)",
-    )
+    match (ssh, display) {
+        (true, false) => Some(
+            "this is an SSH session without a display, so no browser here can be opened (--browser overrides)",
+        ),
+        (false, false) => Some(
+            "there is no display (DISPLAY and WAYLAND_DISPLAY are unset), so no browser can be opened (--browser overrides)",
+        ),
+        _ => None,
+    }
 }
 
 /// The device authorization grant (RFC 8628): the URL and code to use on another device,
 /// a countdown, Ctrl-C to cancel.
-async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, String> {
+enum DeviceLogin {
+    /// The provider offers no device grant.
+    Unsupported(String),
+    Failed(String),
+}
+
+async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, DeviceLogin> {
     use std::io::IsTerminal;
     eprintln!("Signing in with a code: {rule}.");
     let (shown_tx, shown_rx) = tokio::sync::oneshot::channel::<std::time::Duration>();
@@ -176,13 +188,16 @@ async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, String>
         () = countdown => unreachable_countdown(),
         _ = tokio::signal::ctrl_c() => {
             eprintln!();
-            return Err("the sign-in was cancelled".into());
+            return Err(DeviceLogin::Failed("the sign-in was cancelled".into()));
         }
     };
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    let profile = result.map_err(|e| e.to_string())?;
+    let profile = result.map_err(|e| match e {
+        latchkey_auth::LoginError::DeviceUnsupported => DeviceLogin::Unsupported(e.to_string()),
+        other => DeviceLogin::Failed(other.to_string()),
+    })?;
     println!("Signed in as {}", describe(&profile));
     if let Some(problem) = session.vault_problem() {
         eprintln!("warning: {problem}");
@@ -251,7 +266,16 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             no_browser,
         } => {
             if let Some(rule) = device_rule(device, browser || no_browser) {
-                return login_device(&session, rule).await;
+                match login_device(&session, rule).await {
+                    // Chosen by itself at a provider without the device grant: the browser way.
+                    Err(DeviceLogin::Unsupported(why)) if !device => {
+                        eprintln!("note: {why}; printing the browser sign-in URL instead");
+                    }
+                    Err(DeviceLogin::Unsupported(why) | DeviceLogin::Failed(why)) => {
+                        return Err(why);
+                    }
+                    Ok(code) => return Ok(code),
+                }
             }
             let options = LoginOptions {
                 signup,
