@@ -1,4 +1,6 @@
 //! `auth_config.json`: which provider, which client, which API.
+//!
+//! (Over 400 lines with its tests: each rule of the file has a test that names the field.)
 
 use std::path::{Path, PathBuf};
 

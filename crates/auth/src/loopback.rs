@@ -4,6 +4,9 @@
 //! IPv4 loopback cannot be bound (§7.3) — and serves one sign-in: a request with a wrong
 //! `state` gets a 400 page and one to another path a 404, and the flow goes on; the right one is handed to the flow, the browser is redirected to a clean URL (so the
 //! code leaves the address bar and the history) showing the outcome, and the listener closes.
+//!
+//! (Over 400 lines with its tests: the listener, the waiting deep link and the result pages are
+//! one piece; the tests that pin every refusal live beside them.)
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -1,4 +1,7 @@
 //! `/authorize`, its login and sign-up forms, and RP-initiated logout.
+//!
+//! (Over 400 lines with its tests: authorize, login, sign-up and end session share the
+//! redirect rules they test.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

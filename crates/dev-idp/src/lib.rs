@@ -17,6 +17,9 @@
 //! println!("issuer: {}", idp.issuer());
 //! # Ok(()) }
 //! ```
+//!
+//! (Over 400 lines: this is the provider's whole test-facing surface — settings, tamper modes,
+//! counters and switches — which tests read in one place; each endpoint has its own module.)
 
 mod authorize;
 mod device;

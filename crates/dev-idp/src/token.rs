@@ -1,4 +1,6 @@
 //! `/oauth/token`: the authorization code grant (PKCE) and the refresh token grant.
+//!
+//! (Just over 400 lines: the two grants share the token response and its tamper modes.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
