@@ -12,6 +12,8 @@ use tokio::sync::Mutex;
 
 use crate::ApiError;
 
+/// The longest a management token is reused, whatever `expires_in` the provider sent.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 /// The confidential client's settings.
 #[derive(Clone)]
 pub struct ManagementConfig {
@@ -182,9 +184,11 @@ impl Management {
                     describe_token_error(&e)
                 ))
             })?;
+        // A provider's `expires_in` is not trusted to fit the clock: at most a day is used.
         let lifetime = response
             .expires_in()
             .unwrap_or(Duration::from_secs(300))
+            .min(MAX_TOKEN_LIFETIME)
             .saturating_sub(Duration::from_secs(60));
         let token = response.access_token().secret().clone();
         *cached = Some((token.clone(), Instant::now() + lifetime));
