@@ -211,6 +211,18 @@ async fn without_a_vault_the_cli_says_so_clearly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// The dev stack with `user` signed in through the CLI (and the scripted browser).
+async fn signed_in(user: &str) -> Stack {
+    assert!(
+        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
+        "run with `cargo xtask test`"
+    );
+    let s = stack().await;
+    let (ok, out, err) = cli(&s.config_path, &["login", "--user", user], &[]).await;
+    assert!(ok, "{out}{err}");
+    s
+}
+
 fn reuse(idp: &DevIdp) -> usize {
     idp.counters()
         .refresh_reuse
@@ -219,14 +231,8 @@ fn reuse(idp: &DevIdp) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_processes_started_at_the_same_moment_all_keep_the_session() {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let s = stack().await;
+    let s = signed_in("jemma").await;
     let c = &s.config_path;
-    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
-    assert!(ok, "{out}{err}");
 
     let at_once: Vec<_> = (0..5)
         .map(|_| {
@@ -252,14 +258,8 @@ async fn cli_processes_started_at_the_same_moment_all_keep_the_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_desktop_engine_and_the_cli_take_turns_on_one_session() {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let s = stack().await;
+    let s = signed_in("paul").await;
     let c = &s.config_path;
-    let (ok, out, err) = cli(c, &["login", "--user", "paul"], &[]).await;
-    assert!(ok, "{out}{err}");
     // The desktop app's engine, in this process, restores the same session.
     let config = latchkey_auth::Config::load(c).unwrap();
     let desktop =
@@ -286,14 +286,8 @@ async fn the_desktop_engine_and_the_cli_take_turns_on_one_session() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_while_the_provider_is_down_says_offline_and_keeps_the_session() {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let mut s = stack().await;
+    let mut s = signed_in("jemma").await;
     let c = s.config_path.clone();
-    let (ok, out, err) = cli(&c, &["login", "--user", "jemma"], &[]).await;
-    assert!(ok, "{out}{err}");
     s.idp.suspend().await;
     let (code, out, err) = cli_code(&c, &["status"], &[]).await;
     assert_eq!(code, Some(3), "{out}{err}");
@@ -305,14 +299,8 @@ async fn status_while_the_provider_is_down_says_offline_and_keeps_the_session() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let s = stack().await;
+    let s = signed_in("jemma").await;
     let c = &s.config_path;
-    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
-    assert!(ok, "{out}{err}");
     let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
     let token = store.refresh_token().await.unwrap().unwrap();
 
@@ -341,14 +329,8 @@ async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let s = stack().await;
+    let s = signed_in("jemma").await;
     let c = &s.config_path;
-    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
-    assert!(ok, "{out}{err}");
     let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
     let token = store.refresh_token().await.unwrap().unwrap();
 

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::grants::{Grants, RefreshRecord};
 use crate::pages::{escape, page};
-use crate::token::{TokenForm, oauth_error, token_response};
+use crate::token::{TokenForm, invalid_client, known_client, oauth_error, token_response};
 use crate::{Provider, Tamper, now_secs, prune};
 
 /// RFC 8628 §3.5: the grant type a device polls with.
@@ -75,13 +75,10 @@ pub(crate) async fn device_code(
     State(p): State<Arc<Provider>>,
     Form(form): Form<DeviceCodeForm>,
 ) -> Response {
-    let Some(client_id) = form.client_id.filter(|id| p.client(id).is_some()) else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown or missing client_id.",
-        );
+    let Some(client_id) = known_client(&p, form.client_id.as_deref()) else {
+        return invalid_client();
     };
+    let client_id = client_id.to_owned();
     let device_code = crate::random_token(32);
     let user_code = user_code();
     let interval = p.settings.device_interval;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::Provider;
 use crate::grants::Grants;
-use crate::token::oauth_error;
+use crate::token::{invalid_client, known_client, oauth_error};
 
 #[derive(Deserialize)]
 pub(crate) struct RevokeForm {
@@ -33,16 +33,8 @@ pub(crate) async fn revoke(
         )
             .into_response();
     }
-    let Some(client_id) = form
-        .client_id
-        .as_deref()
-        .filter(|id| p.client(id).is_some())
-    else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown or missing client_id.",
-        );
+    let Some(client_id) = known_client(&p, form.client_id.as_deref()) else {
+        return invalid_client();
     };
     let Some(token) = form.token.as_deref() else {
         return oauth_error(

@@ -21,6 +21,20 @@ use crate::users::User;
 use crate::{Provider, Tamper, now_secs};
 
 /// An OAuth error response (RFC 6749 §5.2).
+/// The request's `client_id`, when it names a registered client.
+pub(crate) fn known_client<'a>(p: &Provider, client_id: Option<&'a str>) -> Option<&'a str> {
+    client_id.filter(|id| p.client(id).is_some())
+}
+
+/// RFC 6749 §5.2: the client is unknown or did not say who it is.
+pub(crate) fn invalid_client() -> Response {
+    oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "Unknown or missing client_id.",
+    )
+}
+
 pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
@@ -59,16 +73,8 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
             form.audience.as_deref(),
         );
     }
-    let Some(client_id) = form
-        .client_id
-        .as_deref()
-        .filter(|id| p.client(id).is_some())
-    else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Unknown or missing client_id.",
-        );
+    let Some(client_id) = known_client(&p, form.client_id.as_deref()) else {
+        return invalid_client();
     };
     match form.grant_type.as_deref() {
         Some("authorization_code") => {
