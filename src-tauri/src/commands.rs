@@ -1,6 +1,6 @@
 //! The commands the web view may call: named actions, never URLs, never tokens.
 
-use latchkey_auth::{LoginError, LoginOptions, Restored};
+use latchkey_auth::{LoginError, LoginOptions, Restored, lock_unpoisoned};
 use std::time::Duration;
 
 use latchkey_ipc::{ApiResult, Endpoint, Error, ProviderSession, SessionView, StartupMark};
@@ -63,7 +63,7 @@ pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Er
         Some(_) => ProviderSession::MayBeSignedIn,
         None => ProviderSession::Unknown,
     };
-    *state.end_session.lock().expect("end session lock") = outcome.end_session_url;
+    *lock_unpoisoned(&state.end_session) = outcome.end_session_url;
     publish(
         &app,
         SessionView::SignedOut {
@@ -112,10 +112,7 @@ const END_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 #[tauri::command]
 pub async fn end_provider_session(app: AppHandle, state: State<'_, AppState>) -> Result<(), Error> {
     let session = state.session()?;
-    let url = state
-        .end_session
-        .lock()
-        .expect("end session lock")
+    let url = lock_unpoisoned(&state.end_session)
         .take()
         .ok_or_else(|| Error::new("there is no provider session to end; you are signed out"))?;
     let view = |provider_session, message| SessionView::SignedOut {
@@ -136,7 +133,7 @@ pub async fn end_provider_session(app: AppHandle, state: State<'_, AppState>) ->
         }
         Err(err) => {
             // Keep the URL so the person can try again.
-            *state.end_session.lock().expect("end session lock") = Some(url);
+            *lock_unpoisoned(&state.end_session) = Some(url);
             let message = format!("The provider did not confirm the sign-out: {err}");
             publish(&app, view(ProviderSession::MayBeSignedIn, Some(message)));
         }
@@ -276,7 +273,7 @@ pub fn mark(state: State<'_, AppState>, name: StartupMark) {
     let Some(path) = std::env::var_os(STARTUP_REPORT_ENV) else {
         return;
     };
-    if !state.marks.lock().expect("marks lock").insert(name) {
+    if !lock_unpoisoned(&state.marks).insert(name) {
         return;
     }
     let micros = std::time::SystemTime::now()

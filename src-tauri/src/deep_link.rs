@@ -7,7 +7,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use latchkey_auth::{Config, RedirectMode, RedirectRejected};
+use latchkey_auth::{Config, RedirectMode, RedirectRejected, parse_link};
 use latchkey_ipc::SessionView;
 use tauri::{AppHandle, Manager};
 use url::Url;
@@ -39,12 +39,7 @@ pub fn instance_id(identifier: &str) -> String {
 
 /// A second launch: hands over the links it was started with, and shows this window.
 pub fn second_launch(app: &AppHandle, argv: Vec<String>) {
-    let links = argv
-        .iter()
-        .skip(1)
-        .filter_map(|arg| Url::parse(arg).ok())
-        .filter(|url| !matches!(url.scheme(), "http" | "https" | "file"));
-    for link in links {
+    for link in argv.iter().skip(1).filter_map(|arg| parse_link(arg)) {
         open(app, &link);
     }
     bring_to_front(app);

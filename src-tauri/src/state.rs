@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use latchkey_auth::{ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session};
+use latchkey_auth::{
+    ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session, lock_unpoisoned,
+};
 use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
 use tauri::{AppHandle, Emitter, Manager};
 use url::Url;
@@ -52,17 +54,17 @@ impl AppState {
     }
 
     pub fn view(&self) -> SessionView {
-        self.view.lock().expect("view lock").clone()
+        lock_unpoisoned(&self.view).clone()
     }
 
     pub fn engine(&self) -> Result<Engine, Setup> {
-        self.engine.lock().expect("engine lock").clone()
+        lock_unpoisoned(&self.engine).clone()
     }
 
     /// Reads the configuration again (after the person wrote or fixed it).
     pub fn reload(&self) -> Result<Engine, Setup> {
         let engine = load_engine(self.deep_link.as_ref());
-        *self.engine.lock().expect("engine lock") = engine.clone();
+        *lock_unpoisoned(&self.engine) = engine.clone();
         engine
     }
 
@@ -119,7 +121,7 @@ pub fn not_configured(setup: Setup) -> SessionView {
 /// Records the new view and pushes it to the UI.
 pub fn publish(app: &AppHandle, view: SessionView) {
     let state = app.state::<AppState>();
-    *state.view.lock().expect("view lock") = view.clone();
+    *lock_unpoisoned(&state.view) = view.clone();
     if let Err(err) = app.emit(SESSION_CHANGED, &view) {
         tracing::warn!("could not push the session view: {err}");
     }

@@ -12,6 +12,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
+use latchkey_http::ProviderHttp;
+
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -45,22 +47,17 @@ impl Claims {
 pub struct TokenValidator {
     issuer: String,
     audience: String,
-    http: reqwest::Client,
+    http: ProviderHttp,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     last_fetch: Mutex<Option<Instant>>,
 }
 
 impl TokenValidator {
     pub fn new(issuer: &str, audience: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("a reqwest client with rustls builds");
         Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            http,
+            http: ProviderHttp::default(),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
         }
@@ -141,16 +138,8 @@ impl TokenValidator {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, ApiError> {
-        let response = self.http.get(url).send().await.map_err(|err| {
-            tracing::warn!("fetching {url}: {err}");
-            ApiError::KeysUnavailable
-        })?;
-        let response = response.error_for_status().map_err(|err| {
-            tracing::warn!("fetching {url}: {err}");
-            ApiError::KeysUnavailable
-        })?;
-        response.json().await.map_err(|err| {
-            tracing::warn!("parsing {url}: {err}");
+        self.http.get_json(url).await.map_err(|err| {
+            tracing::warn!("the issuer's signing keys: {err}");
             ApiError::KeysUnavailable
         })
     }

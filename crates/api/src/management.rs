@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use latchkey_http::{ProviderHttp, json_answer, json_body};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse, TokenUrl};
 use serde::Deserialize;
@@ -105,21 +106,16 @@ impl ManagedUser {
 
 pub struct Management {
     config: ManagementConfig,
-    http: oauth2::reqwest::Client,
+    /// No redirects (the token request carries the client secret), capped answers.
+    http: ProviderHttp,
     token: Mutex<Option<(String, Instant)>>,
 }
 
 impl Management {
     pub fn new(config: ManagementConfig) -> Self {
-        let http = oauth2::reqwest::Client::builder()
-            // The token request carries the client secret: never follow a redirect with it.
-            .redirect(oauth2::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
-            .build()
-            .expect("a reqwest client with rustls builds");
         Self {
             config,
-            http,
+            http: ProviderHttp::default(),
             token: Mutex::new(None),
         }
     }
@@ -159,14 +155,9 @@ impl Management {
         );
         let discovery: Discovery = self
             .http
-            .get(&discovery_url)
-            .send()
+            .get_json(&discovery_url)
             .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| unavailable(format!("cannot read the provider's discovery: {e}")))?
-            .json()
-            .await
-            .map_err(|e| unavailable(format!("the provider's discovery is not valid: {e}")))?;
+            .map_err(|e| unavailable(format!("the provider's discovery: {e}")))?;
         let token_url = TokenUrl::new(discovery.token_endpoint)
             .map_err(|e| unavailable(format!("the provider's token endpoint is not a URL: {e}")))?;
         let client = BasicClient::new(ClientId::new(self.config.client_id.clone()))
@@ -214,8 +205,8 @@ impl Management {
         for attempt in 0..2 {
             let token = self.token().await?;
             let request = match patch {
-                Some(body) => self.http.patch(url.clone()).json(body),
-                None => self.http.get(url.clone()),
+                Some(body) => self.http.client().patch(url.clone()).json(body),
+                None => self.http.client().get(url.clone()),
             };
             let response = request
                 .bearer_auth(token)
@@ -231,7 +222,9 @@ impl Management {
                 return Err(ApiError::NotFound("user"));
             }
             if status == reqwest::StatusCode::BAD_REQUEST {
-                let body: Value = response.json().await.unwrap_or_default();
+                let body: Value = json_body(response, self.http.limit())
+                    .await
+                    .unwrap_or_default();
                 let message = body["message"]
                     .as_str()
                     .unwrap_or("the provider refused the change");
@@ -242,10 +235,9 @@ impl Management {
                     "the provider's management API answered {status}"
                 )));
             }
-            return response
-                .json()
+            return json_answer(response, self.http.limit())
                 .await
-                .map_err(|e| unavailable(format!("the provider's management API answered: {e}")));
+                .map_err(|e| unavailable(format!("the provider's management API: {e}")));
         }
         Err(unavailable(
             "the provider's management API refused this API's token".into(),

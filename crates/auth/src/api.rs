@@ -8,6 +8,9 @@ use url::Url;
 use crate::error::SessionError;
 use crate::session::Session;
 
+/// The largest answer read from the protected API.
+pub const MAX_API_ANSWER: usize = 4 * 1024 * 1024;
+
 /// An API answer, whatever its status.
 #[derive(Clone, Debug)]
 pub struct ApiResponse {
@@ -72,7 +75,7 @@ impl ApiClient {
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("a reqwest client with rustls builds");
+            .unwrap_or_default();
         Self {
             session,
             base,
@@ -132,10 +135,15 @@ impl ApiClient {
             .await
             .map_err(|e| ApiError::Network(crate::provider::error_chain(&e.without_url())))?;
         let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| ApiError::Network(crate::provider::error_chain(&e.without_url())))?;
+        let body = match latchkey_http::read_capped(response, MAX_API_ANSWER).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(latchkey_http::HttpError::Transport(e)) => {
+                return Err(ApiError::Network(crate::provider::error_chain(
+                    &e.without_url(),
+                )));
+            }
+            Err(e) => return Err(ApiError::Network(e.to_string())),
+        };
         Ok(ApiResponse {
             status,
             body,

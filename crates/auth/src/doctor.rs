@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use crate::config::{CONFIG_ENV, Config};
 use crate::idtoken::CLOCK_SKEW;
 use crate::provider::{Provider, error_chain};
-use crate::session::provider_http_client;
 use crate::store::SessionStore;
 use crate::vault::Vault;
+use latchkey_http::ProviderHttp;
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,13 +96,13 @@ pub async fn diagnose(config: &Config, origin: &str) -> Vec<Check> {
 }
 
 async fn provider_checks(config: &Config) -> Vec<Check> {
-    let http = provider_http_client();
+    let http = ProviderHttp::default();
     let url = format!(
         "{}/.well-known/openid-configuration",
         config.issuer.trim_end_matches('/')
     );
     let started = Instant::now();
-    let answer = match http.get(&url).send().await {
+    let answer = match http.client().get(&url).send().await {
         Ok(answer) => answer,
         Err(err) => {
             return vec![Check::fail(

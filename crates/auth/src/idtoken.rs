@@ -33,7 +33,7 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
 /// `exp`, `iat` and — for a fresh login — `nonce`. An unknown `kid` refetches the JWKS once.
 pub(crate) async fn verify(
     provider: &Provider,
-    http: &reqwest::Client,
+    http: &latchkey_http::ProviderHttp,
     client_id: &str,
     id_token: &CoreIdToken,
     nonce: Option<&Nonce>,

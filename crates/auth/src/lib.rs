@@ -27,12 +27,14 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod api;
 mod browser;
 mod config;
 mod device;
 pub mod doctor;
 mod error;
+
 mod idtoken;
 mod lock;
 mod login;
@@ -47,28 +49,33 @@ mod session;
 mod store;
 mod vault;
 
-pub use api::{ApiClient, ApiError, ApiResponse, is_allowed};
+pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
+pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER, is_allowed};
 pub use browser::{BrowserLauncher, NoBrowser, SystemBrowser};
 pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
 pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::SessionError;
+pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};
 pub use logout::{LogoutOutcome, end_session_url};
-pub use loopback::{Callback, CallbackServer, LoopbackListener, PageOutcome};
+pub use loopback::{
+    Callback, CallbackServer, LoopbackListener, MAX_HEADER_BYTES, MAX_HEADER_FIELDS,
+    MAX_REQUEST_TARGET, PageOutcome,
+};
 pub use openidconnect::{AccessToken, RefreshToken};
 pub use profile::Profile;
 pub use provider::{DiscoveryError, Provider};
-pub use redirect::RedirectRejected;
+pub use redirect::{MAX_LINK_LEN, RedirectRejected, parse_link};
 pub use restore::Restored;
-pub use session::{REFRESH_MARGIN, Session, provider_http_client};
+pub use session::{REFRESH_MARGIN, Session};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
 pub use vault::{VAULT_SERVICE, Vault, VaultError, WINDOWS_CREDENTIAL_UNITS};
 
 /// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: every value
 /// behind these locks is whole after each assignment, so a panic elsewhere must not turn
 /// into a panic here.
-pub(crate) fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock_unpoisoned<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

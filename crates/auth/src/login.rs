@@ -230,7 +230,7 @@ pub(crate) fn check_callback(
 pub(crate) async fn exchange(
     provider: &Provider,
     config: &Config,
-    http: &reqwest::Client,
+    http: &latchkey_http::ProviderHttp,
     authorization: Authorization,
     code: AuthorizationCode,
     timings: &mut SignInTimings,

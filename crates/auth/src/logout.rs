@@ -239,7 +239,7 @@ impl Session {
 /// `revoke_token`, which refuses plain-http endpoints even on loopback, where the local dev
 /// stack lives; endpoints were already checked at discovery (https, or http on loopback).
 async fn revoke(
-    http: &reqwest::Client,
+    http: &latchkey_http::ProviderHttp,
     endpoint: &Url,
     client_id: &str,
     token: &RefreshToken,
@@ -249,7 +249,13 @@ async fn revoke(
         ("token_type_hint", "refresh_token"),
         ("client_id", client_id),
     ];
-    match http.post(endpoint.clone()).form(&form).send().await {
+    match http
+        .client()
+        .post(endpoint.clone())
+        .form(&form)
+        .send()
+        .await
+    {
         Ok(response) if response.status().is_success() => Revocation::Confirmed,
         Ok(response) if response.status().is_client_error() => {
             tracing::warn!(

@@ -14,17 +14,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 
+use crate::answer::{parse_answer, state_matches};
+
 /// How long the listener stays up after the callback for the browser to fetch the result page.
 const RESULT_PAGE_GRACE: Duration = Duration::from_secs(5);
 /// How long the callback request may wait for the flow to finish the code exchange.
 const EXCHANGE_WAIT: Duration = Duration::from_secs(60);
+/// The longest request target (path and query) read; the answer itself is capped lower.
+pub const MAX_REQUEST_TARGET: usize = 16 * 1024;
+/// The most header fields, and header bytes, a request may carry. A browser sends ~20 fields.
+pub const MAX_HEADER_FIELDS: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// A bound, not yet serving, loopback listener.
 #[derive(Debug)]
@@ -117,6 +125,7 @@ impl LoopbackListener {
             .route("/callback", get(callback))
             .route("/done", get(done))
             .fallback(not_found)
+            .layer(middleware::from_fn(within_limits))
             .with_state(shared.clone());
         let waiter = shared.clone();
         let task = tokio::spawn(async move {
@@ -225,23 +234,20 @@ struct Shared {
     page_served: Notify,
 }
 
-/// Compares without an early exit, so response timing says nothing about the state.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-async fn callback(
-    State(shared): State<Arc<Shared>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let state_ok = params
-        .get("state")
-        .is_some_and(|s| same_secret(s, &shared.expected_state));
-    if !state_ok {
+async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let params = match parse_answer(query.as_deref().unwrap_or_default()) {
+        Ok(params) => params,
+        Err(why) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Not a sign-in answer",
+                &format!(
+                    "Latchkey did not take this link: {why}. Start the sign-in again from Latchkey."
+                ),
+            );
+        }
+    };
+    if !state_matches(&params, &shared.expected_state) {
         return page(
             StatusCode::BAD_REQUEST,
             "Not this sign-in",
@@ -304,6 +310,35 @@ async fn done(State(shared): State<Arc<Shared>>) -> Response {
     };
     shared.page_served.notify_one();
     response
+}
+
+/// Refuses requests no browser sends to a callback: an oversize target, too many or too
+/// large headers. The listener goes on serving, so the real callback still arrives.
+async fn within_limits(request: Request, next: Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if target > MAX_REQUEST_TARGET {
+        return page(
+            StatusCode::URI_TOO_LONG,
+            "Not a sign-in answer",
+            "This address is far longer than a sign-in answer. Start the sign-in again from Latchkey.",
+        );
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > MAX_HEADER_FIELDS || header_bytes > MAX_HEADER_BYTES {
+        return page(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Not a sign-in answer",
+            "This request carries more headers than a browser sends. Start the sign-in again from Latchkey.",
+        );
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> Response {

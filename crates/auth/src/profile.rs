@@ -99,7 +99,7 @@ pub(crate) struct UserinfoProfile {
 /// another `sub` (or none at all) is discarded.
 pub(crate) async fn userinfo(
     provider: &Provider,
-    http: &reqwest::Client,
+    http: &latchkey_http::ProviderHttp,
     access_token: &AccessToken,
     claims: &CoreIdTokenClaims,
 ) -> Option<UserinfoProfile> {

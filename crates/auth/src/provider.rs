@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use latchkey_http::{HttpError, ProviderHttp};
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
@@ -71,9 +72,16 @@ pub type OidcClient = CoreClient<
 /// Why the provider cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    /// The discovery document or JWKS could not be fetched or parsed, or its issuer differs.
+    /// The discovery document or JWKS could not be fetched: the provider is unreachable, or
+    /// failing on its side (5xx).
     #[error("cannot read the provider's configuration at {issuer}: {detail}")]
     Fetch { issuer: String, detail: String },
+    /// The provider answered, but not with a usable discovery document or JWKS: not JSON,
+    /// missing or mistyped fields, too large, another issuer.
+    #[error(
+        "the provider's configuration ({issuer}.well-known/openid-configuration and its jwks_uri) is not usable: {detail}"
+    )]
+    Unusable { issuer: String, detail: String },
     /// RFC 7636: Latchkey uses PKCE S256 only.
     #[error("the provider at {0} does not support PKCE with S256, which Latchkey requires")]
     NoPkceS256(String),
@@ -93,7 +101,7 @@ pub struct Provider {
 }
 
 impl Provider {
-    pub async fn discover(config: &Config, http: &reqwest::Client) -> Result<Self, DiscoveryError> {
+    pub async fn discover(config: &Config, http: &ProviderHttp) -> Result<Self, DiscoveryError> {
         let fetch_err = |detail: String| DiscoveryError::Fetch {
             issuer: config.issuer.clone(),
             detail,
@@ -102,7 +110,17 @@ impl Provider {
         // openidconnect checks that the document's issuer equals ours exactly.
         let metadata = ProviderMetadata::discover_async(issuer, http)
             .await
-            .map_err(|e| fetch_err(error_chain(&e)))?;
+            .map_err(|e| {
+                let detail = error_chain(&e);
+                if unreachable(&e) {
+                    fetch_err(detail)
+                } else {
+                    DiscoveryError::Unusable {
+                        issuer: config.issuer.clone(),
+                        detail,
+                    }
+                }
+            })?;
         let extra = metadata.additional_metadata();
         if !extra
             .code_challenge_methods_supported
@@ -168,7 +186,7 @@ impl Provider {
 
     /// Refetches the JWKS after an unknown `kid`, at most once per [`JWKS_REFETCH_INTERVAL`].
     /// Returns whether a fresh set was fetched.
-    pub(crate) async fn refetch_jwks(&self, http: &reqwest::Client) -> bool {
+    pub(crate) async fn refetch_jwks(&self, http: &ProviderHttp) -> bool {
         {
             let guard = crate::lock_unpoisoned(&self.jwks);
             if guard.1.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
@@ -189,6 +207,17 @@ impl Provider {
                 false
             }
         }
+    }
+}
+
+/// Whether discovery failed for want of a working provider (no answer, or a 5xx), rather
+/// than because of what it answered.
+fn unreachable(err: &openidconnect::DiscoveryError<HttpError>) -> bool {
+    use openidconnect::DiscoveryError as E;
+    match err {
+        E::Request(HttpError::Transport(_)) => true,
+        E::Response(status, ..) => status.is_server_error(),
+        _ => false,
     }
 }
 

@@ -7,7 +7,7 @@
 //! one in memory, and a session another process signed out of is not brought back. A refused
 //! token (`invalid_grant`) is deleted only when the entry still holds that very token.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse};
 use openidconnect::{
@@ -27,6 +27,9 @@ use crate::store::{Binding, StoredEntry, StoredSession};
 pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {
     match err {
         DiscoveryError::Fetch { detail, .. } => SessionError::Offline(detail),
+        unusable @ DiscoveryError::Unusable { .. } => {
+            SessionError::ProviderUnavailable(unusable.to_string())
+        }
         other => SessionError::Discovery(other),
     }
 }
@@ -253,10 +256,7 @@ impl Session {
         profile: Profile,
         persisted: bool,
     ) {
-        // A lifetime too large to add to the clock means "no need to renew".
-        let renew_at = response.expires_in().and_then(|life| {
-            Instant::now().checked_add(life.saturating_sub(REFRESH_MARGIN.min(life / 2)))
-        });
+        let renew_at = renew_at(Instant::now(), response.expires_in());
         let mut state = lock_unpoisoned(&self.inner.state);
         let id_token = match &*state {
             State::SignedIn(previous) => response
@@ -280,5 +280,47 @@ impl Session {
     /// Forgets the session in this process (the vault is left as it is).
     pub(crate) fn clear(&self) {
         *lock_unpoisoned(&self.inner.state) = State::SignedOut;
+    }
+}
+
+/// A provider's `expires_in` over this is taken as this: a token is renewed at least daily,
+/// and no lifetime it sends can overflow the clock.
+pub const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// When to renew an access token issued at `now` for `expires_in` (`None`: the provider did
+/// not say, so it is used until the API refuses it): a margin before it expires, never more
+/// than half its life; `expires_in: 0` renews at its first use.
+pub fn renew_at(now: Instant, expires_in: Option<Duration>) -> Option<Instant> {
+    let life = expires_in?.min(MAX_ACCESS_LIFETIME);
+    now.checked_add(life.saturating_sub(REFRESH_MARGIN.min(life / 2)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_lifetime_a_provider_sends_gives_a_renewal_time_within_a_day() {
+        let now = Instant::now();
+        for secs in [
+            0,
+            1,
+            59,
+            60,
+            61,
+            3600,
+            86_400,
+            86_401,
+            u64::MAX / 2,
+            u64::MAX,
+        ] {
+            let at = renew_at(now, Some(Duration::from_secs(secs))).expect("a time");
+            assert!(at <= now + MAX_ACCESS_LIFETIME, "{secs}");
+            if let Some(expiry) = now.checked_add(Duration::from_secs(secs)) {
+                assert!(at <= expiry, "{secs}: not after expiry");
+            }
+        }
+        assert_eq!(renew_at(now, Some(Duration::ZERO)), Some(now));
+        assert_eq!(renew_at(now, None), None);
     }
 }

@@ -23,6 +23,7 @@ use crate::profile::{self, Profile};
 use crate::provider::{DiscoveryError, Provider};
 use crate::store::{Binding, SessionStore, StoredSession};
 use crate::vault::VaultError;
+use latchkey_http::ProviderHttp;
 
 /// A token is refreshed this long before it expires (or at half its lifetime, if shorter).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(30);
@@ -57,7 +58,7 @@ enum Interrupt {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: ProviderHttp,
     pub(crate) browser: Arc<dyn BrowserLauncher>,
     pub(crate) store: SessionStore,
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
@@ -91,17 +92,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// The HTTP client for provider calls: no redirects (oauth2's advice against SSRF), rustls.
-pub fn provider_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
-}
-
 impl Session {
     /// A session that opens the system browser.
     pub fn new(config: Config) -> Self {
@@ -122,7 +112,7 @@ impl Session {
         Self {
             inner: Arc::new(Inner {
                 config,
-                http: provider_http_client(),
+                http: ProviderHttp::default(),
                 browser,
                 store,
                 provider: tokio::sync::Mutex::new(None),
