@@ -1,65 +1,9 @@
 //! The CLI as a person runs it: a real process, the dev stack on loopback, the real vault.
 
-use std::process::Output;
+mod common;
 
-use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp};
-use latchkey_test_support::DevStack;
-
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Stack {
-    idp: DevIdp,
-    api_url: String,
-    config_path: std::path::PathBuf,
-}
-
-async fn stack() -> Stack {
-    let stack = DevStack::start().await;
-    let config_path = stack.write_config(&std::env::temp_dir());
-    let DevStack { idp, api_url } = stack;
-    Stack {
-        idp,
-        api_url,
-        config_path,
-    }
-}
-
-async fn cli(
-    config: &std::path::Path,
-    args: &[&str],
-    extra_env: &[(&str, &str)],
-) -> (bool, String, String) {
-    let (code, out, err) = cli_code(config, args, extra_env).await;
-    (code == Some(0), out, err)
-}
-
-/// Runs the CLI; returns its exit code, stdout and stderr.
-async fn cli_code(
-    config: &std::path::Path,
-    args: &[&str],
-    extra_env: &[(&str, &str)],
-) -> (Option<i32>, String, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"));
-    cmd.args(args).env("LATCHKEY_CONFIG", config);
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().await.unwrap();
-    (
-        status.code(),
-        String::from_utf8(stdout).unwrap(),
-        String::from_utf8(stderr).unwrap(),
-    )
-}
+use common::*;
+use latchkey_dev_idp::DESKTOP_CLIENT_ID;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_status_call_logout() {
@@ -209,24 +153,6 @@ async fn without_a_vault_the_cli_says_so_clearly() {
     assert!(!ok);
     assert!(err.contains("no credential vault is available"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-}
-
-/// The dev stack with `user` signed in through the CLI (and the scripted browser).
-async fn signed_in(user: &str) -> Stack {
-    assert!(
-        std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
-    );
-    let s = stack().await;
-    let (ok, out, err) = cli(&s.config_path, &["login", "--user", user], &[]).await;
-    assert!(ok, "{out}{err}");
-    s
-}
-
-fn reuse(idp: &DevIdp) -> usize {
-    idp.counters()
-        .refresh_reuse
-        .load(std::sync::atomic::Ordering::SeqCst)
 }
 
 #[tokio::test(flavor = "multi_thread")]

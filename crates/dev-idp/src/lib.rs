@@ -179,6 +179,20 @@ pub enum Tamper {
     DeviceIntervalTooShort,
 }
 
+/// A point where the provider holds its answer, for tests that kill a client there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stall {
+    /// A refresh is granted — the presented token retired, its successor issued — and the
+    /// answer is held: the client has not received the new token yet.
+    RefreshAnswer,
+    /// `/userinfo` answers are held: a client that asks it after a refresh has the new
+    /// tokens in memory and not yet in its vault.
+    Userinfo,
+}
+
+/// How long a stalled answer is held before it is sent after all.
+const STALL_LIMIT: Duration = Duration::from_secs(60);
+
 /// What the provider has been asked, for tests that count requests.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -206,9 +220,20 @@ pub(crate) struct Provider {
     unavailable: AtomicBool,
     revocation_unavailable: AtomicBool,
     counters: Counters,
+    stall: Mutex<Option<Stall>>,
+    stalled: tokio::sync::Notify,
 }
 
 impl Provider {
+    /// Holds the answer here if a test stalled the provider at `point`, saying so first.
+    async fn stall_at(&self, point: Stall) {
+        let armed = *self.stall.lock().expect("stall lock") == Some(point);
+        if armed {
+            self.stalled.notify_one();
+            tokio::time::sleep(STALL_LIMIT).await;
+        }
+    }
+
     /// The claims of the request's own bearer token, when it is one this provider signed.
     fn bearer_claims<T: serde::de::DeserializeOwned>(
         &self,
@@ -279,6 +304,8 @@ impl DevIdp {
             unavailable: AtomicBool::new(false),
             revocation_unavailable: AtomicBool::new(false),
             counters: Counters::default(),
+            stall: Mutex::new(None),
+            stalled: tokio::sync::Notify::new(),
         });
         let mut idp = Self {
             provider,
@@ -372,6 +399,16 @@ impl DevIdp {
             .lock()
             .expect("tamper lock")
             .push(tamper);
+    }
+
+    /// Holds every answer at `point` (`None`: holds nothing), as a provider that hangs there.
+    pub fn stall(&self, point: Option<Stall>) {
+        *self.provider.stall.lock().expect("stall lock") = point;
+    }
+
+    /// Waits until a request reached the stall point.
+    pub async fn stalled(&self) {
+        self.provider.stalled.notified().await;
     }
 
     /// While set, the token endpoint answers 503, as a provider in an outage does.

@@ -87,7 +87,11 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
         }
         Some("refresh_token") => {
             p.counters.refresh_grants.fetch_add(1, Ordering::SeqCst);
-            redeem_refresh(&p, client_id, &form)
+            let answer = redeem_refresh(&p, client_id, &form);
+            if answer.status().is_success() {
+                p.stall_at(crate::Stall::RefreshAnswer).await;
+            }
+            answer
         }
         _ => oauth_error(
             StatusCode::BAD_REQUEST,

@@ -23,6 +23,7 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
         )
             .into_response()
     };
+    p.stall_at(crate::Stall::Userinfo).await;
     let Some(claims) = p.bearer_claims::<VerifiedAccess>(&headers) else {
         return unauthorized();
     };
