@@ -3,7 +3,8 @@
 //! - `cargo xtask test`: installs what the tests need (Debian/Ubuntu, idempotent), checks
 //!   formatting and lints, starts a real Secret Service (gnome-keyring inside a private
 //!   D-Bus session), puts the scripted browser first on `PATH` as `xdg-open`, builds for
-//!   Windows, and runs every test of the workspace (the Windows CLI's under Wine included).
+//!   Windows, runs every test of the workspace (the Windows CLI's under Wine included), and
+//!   gives each fuzz target a short smoke.
 //! - `cargo xtask ui [--release]`: builds the Sycamore UI to `ui/dist` (cargo for wasm32,
 //!   then wasm-bindgen; no downloads).
 //! - `cargo xtask demo`: installs what it needs, builds the app and runs it against the
@@ -16,6 +17,9 @@
 //!   and writes `bench/results.json` and `bench/RESULTS.md` (not part of the test run).
 //! - `cargo xtask windows`: lints and builds the app, the CLI, the engine, the API and the dev
 //!   IdP for `x86_64-pc-windows-gnu` (mingw-w64), as the test run does.
+//! - `cargo xtask fuzz [--seconds N]`: runs every fuzz target in `fuzz/` (cargo-fuzz on the
+//!   nightly toolchain, both installed when missing) for N seconds each (60 by default) from
+//!   its committed seeds; the test run gives each a 10 s smoke.
 //! - `cargo xtask dev-stack`: runs the dev IdP (127.0.0.1:6080) and the sample API
 //!   (127.0.0.1:6060) until Ctrl-C.
 //!
@@ -25,6 +29,7 @@
 mod bench;
 mod bundle;
 mod dev_stack;
+mod fuzz;
 mod install;
 mod interop;
 mod package_check;
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
             .and_then(|()| ui::ui(args.iter().any(|a| a == "--release"))),
         Some("dev-stack") => dev_stack::dev_stack(),
         Some("windows") => windows::windows().map(|_| ()),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => bench::bench(),
         Some("demo") => dev_stack::demo(),
         Some("bundle") => {
@@ -56,7 +62,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench|bundle [--debug]|ui [--release]|dev-stack|windows>"
+                "usage: cargo xtask <demo|test|bench|bundle [--debug]|ui [--release]|dev-stack|windows|fuzz [--seconds N]>"
             );
             return ExitCode::from(2);
         }

@@ -71,10 +71,18 @@ pub(crate) fn test() -> Result {
     stop_keyring_daemons(&runtime);
     drop(postgres);
     let (passed, failed, ignored) = result?;
+    // Each fuzz target for a few seconds from its seeds: a regression shows in every run.
+    let fuzzed = crate::fuzz::run_targets(crate::fuzz::SMOKE_SECONDS)?;
     // The installers people get: release build, built for size.
     let bundles = bundle(false)?;
     check_installed_package(&bundles, &target)?;
     // One plain total, last: the sum of every test binary's summary plus the package check.
+    println!(
+        "fuzz smoke: {} targets, {} s each, {} inputs, 0 crashes",
+        fuzzed.len(),
+        crate::fuzz::SMOKE_SECONDS,
+        fuzzed.iter().map(|(_, runs)| runs).sum::<u64>()
+    );
     println!(
         "tests: {} passed, {failed} failed, {ignored} skipped",
         passed + 1

@@ -63,6 +63,18 @@ impl TokenValidator {
         }
     }
 
+    /// A validator that trusts `set` and fetches no keys (the fuzz target's, a test's).
+    pub fn with_keys(issuer: &str, audience: &str, set: &JwkSet) -> Self {
+        let validator = Self::new(issuer, audience);
+        let keys = decoding_keys(set);
+        Self {
+            keys: RwLock::new(keys),
+            // A "last fetch" far ahead: an unknown kid is refused without a fetch.
+            last_fetch: Mutex::new(Some(Instant::now() + REFETCH_INTERVAL * 1000)),
+            ..validator
+        }
+    }
+
     pub async fn validate(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::InvalidToken("malformed token".into()))?;
@@ -125,14 +137,7 @@ impl TokenValidator {
         );
         let discovery: Discovery = self.get_json(&discovery_url).await?;
         let set: JwkSet = self.get_json(&discovery.jwks_uri).await?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
-            else {
-                continue;
-            };
-            keys.insert(kid, Arc::new(key));
-        }
+        let keys = decoding_keys(&set);
         tracing::info!(count = keys.len(), "fetched the issuer's signing keys");
         Ok(keys)
     }
@@ -143,6 +148,34 @@ impl TokenValidator {
             ApiError::KeysUnavailable
         })
     }
+}
+
+/// The keys of `set` that have a `kid` and parse.
+fn decoding_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) else {
+            continue;
+        };
+        keys.insert(kid, Arc::new(key));
+    }
+    keys
+}
+
+/// The token of an `Authorization: Bearer …` header (the scheme in any case).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::MissingToken)?
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::InvalidToken("malformed Authorization header".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::InvalidToken("use the Bearer scheme".into()));
+    }
+    Ok(token.trim())
 }
 
 fn describe(err: &jsonwebtoken::errors::Error) -> String {
@@ -165,18 +198,7 @@ impl FromRequestParts<AppState> for Claims {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::MissingToken)?
-            .to_str()
-            .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
-        let (scheme, token) = value
-            .split_once(' ')
-            .ok_or_else(|| ApiError::InvalidToken("malformed Authorization header".into()))?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(ApiError::InvalidToken("use the Bearer scheme".into()));
-        }
-        state.validator.validate(token.trim()).await
+        let token = bearer_token(&parts.headers)?;
+        state.validator.validate(token).await
     }
 }

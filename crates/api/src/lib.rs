@@ -22,7 +22,7 @@ use axum::response::Json;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-pub use auth::{Claims, TokenValidator};
+pub use auth::{Claims, TokenValidator, bearer_token};
 pub use error::ApiError;
 pub use management::{Management, ManagementConfig};
 pub use store::Store;

@@ -54,7 +54,10 @@ pub(crate) async fn verify(
 /// OpenID Connect Core §3.1.3.7 rules 4–5, which openidconnect leaves to the caller: an ID
 /// token for several audiences must name its authorized party (`azp`), and an `azp` must be
 /// this client.
-fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), String> {
+pub(crate) fn check_authorized_party(
+    claims: &CoreIdTokenClaims,
+    client_id: &str,
+) -> Result<(), String> {
     match claims.authorized_party() {
         Some(azp) if azp.as_str() != client_id => Err(format!(
             "its authorized party (azp) is {:?}, not this app's client id {client_id:?}",
@@ -67,7 +70,7 @@ fn check_authorized_party(claims: &CoreIdTokenClaims, client_id: &str) -> Result
     }
 }
 
-fn verify_with_current_keys(
+pub(crate) fn verify_with_current_keys(
     provider: &Provider,
     client_id: &str,
     id_token: &CoreIdToken,

@@ -34,6 +34,9 @@ mod config;
 mod device;
 pub mod doctor;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 mod idtoken;
 mod lock;

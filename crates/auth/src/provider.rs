@@ -121,6 +121,19 @@ impl Provider {
                     }
                 }
             })?;
+        Self::from_metadata(config, metadata)
+    }
+
+    /// The provider a discovery document describes, once it is checked: PKCE S256 offered,
+    /// every endpoint https (loopback excepted), a token endpoint present.
+    pub(crate) fn from_metadata(
+        config: &Config,
+        metadata: ProviderMetadata,
+    ) -> Result<Self, DiscoveryError> {
+        let fetch_err = |detail: String| DiscoveryError::Unusable {
+            issuer: config.issuer.clone(),
+            detail,
+        };
         let extra = metadata.additional_metadata();
         if !extra
             .code_challenge_methods_supported
