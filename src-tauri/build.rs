@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "delete_todo",
     "profile_form",
     "save_profile",
+    "access",
+    "users",
     "mark",
 ];
 

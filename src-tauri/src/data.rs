@@ -1,8 +1,10 @@
-//! The app's own data, through the sample API from native code: the todo list and the
-//! profile form. The web view names what it wants; the shell decides the URL and holds the
+//! The app's own data, through the sample API from native code: the todo list, the
+//! profile form, what the person may do, and (for admins) the provider's users. The web view names what it wants; the shell decides the URL and holds the
 //! token.
 
-use latchkey_ipc::{Error, ProfileChange, ProfileForm, Todo, TodoChange, explain_status};
+use latchkey_ipc::{
+    Access, Error, ProfileChange, ProfileForm, Todo, TodoChange, UsersPage, explain_status,
+};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -17,12 +19,26 @@ async fn api<T: DeserializeOwned>(
     path: &[&str],
     body: Option<Value>,
 ) -> Result<T, Error> {
+    api_with_query(state, method, path, &[], body).await
+}
+
+/// [`api`] with query parameters, encoded here (never a query string from the web view).
+async fn api_with_query<T: DeserializeOwned>(
+    state: &AppState,
+    method: Method,
+    path: &[&str],
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) -> Result<T, Error> {
     let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
     let mut url = session.config().api_url.clone();
     url.path_segments_mut()
         .map_err(|()| Error::new("the configured apiUrl cannot hold a path"))?
         .pop_if_empty()
         .extend(path);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
     let response = api
         .send(method, url.as_str(), body.as_ref())
         .await
@@ -118,6 +134,30 @@ pub async fn save_profile(
     })?;
     publish(&app, signed_in(&profile));
     Ok(saved)
+}
+
+/// What the signed-in person may do, as the sample API reads their access token.
+#[tauri::command]
+pub async fn access(state: State<'_, AppState>) -> Result<Access, Error> {
+    api(&state, Method::GET, &["api", "me"], None).await
+}
+
+/// A page of the provider's users matching `search`; the API checks `read:users`.
+#[tauri::command]
+pub async fn users(
+    state: State<'_, AppState>,
+    search: String,
+    page: u32,
+) -> Result<UsersPage, Error> {
+    let page = page.to_string();
+    api_with_query(
+        &state,
+        Method::GET,
+        &["api", "users"],
+        &[("q", search.trim()), ("page", &page)],
+        None,
+    )
+    .await
 }
 
 #[cfg(test)]

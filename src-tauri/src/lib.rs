@@ -56,6 +56,8 @@ pub fn run() {
             data::delete_todo,
             data::profile_form,
             data::save_profile,
+            data::access,
+            data::users,
             commands::mark,
         ])
         .setup(|app| {

@@ -19,6 +19,7 @@ use pages::external_api::ExternalApiPage;
 use pages::home::HomePage;
 use pages::profile::ProfilePage;
 use pages::todos::TodosPage;
+use pages::users::UsersPage;
 use state::AppState;
 
 #[component]
@@ -141,6 +142,7 @@ fn page(page: Page) -> View {
         Page::Profile => view! { ProfilePage() },
         Page::Todos => view! { TodosPage() },
         Page::ExternalApi => view! { ExternalApiPage() },
+        Page::Users => view! { UsersPage() },
     }
 }
 

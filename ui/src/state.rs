@@ -1,6 +1,6 @@
 //! App state: a small `Copy` struct of signals, handed down with `provide_context`.
 
-use latchkey_ipc::{Page, SessionView, StartupMark};
+use latchkey_ipc::{Access, Page, SessionView, StartupMark};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
@@ -14,6 +14,8 @@ pub struct AppState {
     pub after_login: Signal<Option<Page>>,
     /// A command error to show.
     pub error: Signal<Option<String>>,
+    /// What the signed-in person may do, as the sample API says (`None`: not known yet).
+    pub access: Signal<Option<Access>>,
 }
 
 impl AppState {
@@ -23,7 +25,14 @@ impl AppState {
             page: create_signal(Page::Home),
             after_login: create_signal(None),
             error: create_signal(None),
+            access: create_signal(None),
         }
+    }
+
+    /// Whether the Users page is for this person.
+    pub fn may_list_users(&self) -> bool {
+        self.access
+            .with(|a| a.as_ref().is_some_and(Access::may_list_users))
     }
 
     pub fn signed_in(&self) -> bool {
@@ -41,6 +50,15 @@ impl AppState {
     pub fn apply(&self, view: SessionView) {
         if matches!(view, SessionView::SignedIn { .. }) && !self.signed_in() {
             mark(StartupMark::SignedIn);
+            let access = self.access;
+            sycamore::futures::spawn_local(async move {
+                // Without an answer the person is treated as holding no permission.
+                let known = invoke::<Access>("access", ()).await.unwrap_or_default();
+                access.set(Some(known));
+            });
+        }
+        if !matches!(view, SessionView::SignedIn { .. }) {
+            self.access.set(None);
         }
         match (&view, self.after_login.get()) {
             (SessionView::SignedIn { .. }, Some(page)) => {

@@ -8,7 +8,7 @@ use crate::Result;
 use crate::install::{BUILD_PACKAGES, ensure_packages};
 
 use crate::ui::ui;
-use crate::util::{cargo, run, target_dir, workspace_root};
+use crate::util::{cargo, home, run, target_dir, workspace_root};
 
 /// The debug app with its UI built in: the one build that `test` and `demo` share.
 pub(crate) fn build_app() -> Result {
@@ -42,14 +42,76 @@ pub(crate) fn demo() -> Result {
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");
-    let status = Command::new(target.join("debug/latchkey"))
-        .env("LATCHKEY_CONFIG", dev_stack_config())
-        .status();
+    let mut app = Command::new(target.join("debug/latchkey"));
+    app.env("LATCHKEY_CONFIG", dev_stack_config());
+    // Without a desktop session bus (a fresh server, `xvfb-run`) there is no Secret Service:
+    // the demo brings its own, as the test run does, so the real vault is what it shows.
+    let own_vault = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none();
+    let runtime = if own_vault {
+        Some(demo_vault(&mut app)?)
+    } else {
+        None
+    };
+    let status = app.status();
+    if let Some(runtime) = runtime {
+        crate::stage::stop_keyring_daemons(&runtime);
+    }
     let _ = api.kill();
     let _ = idp.kill();
     status
         .map(|_| ())
         .map_err(|e| format!("cannot run the app: {e}"))
+}
+
+/// Runs `app` inside its own D-Bus session with a gnome-keyring Secret Service whose keyring
+/// lives in the demo's own folder (never the user's login keyring), unlocked with a fixed
+/// password: it holds only the dev stack's tokens. Returns the runtime dir of its daemon.
+fn demo_vault(app: &mut Command) -> Result<PathBuf> {
+    let demo = home().join(".local/share/latchkey/demo-vault");
+    let keyrings = demo.join("data");
+    let runtime = demo.join("run");
+    for dir in [&keyrings, &runtime] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        set_private(dir)?;
+    }
+    eprintln!(
+        "xtask: no desktop session bus; the demo starts its own Secret Service (keyring in {})",
+        keyrings.display()
+    );
+    let program = app.get_program().to_owned();
+    let args: Vec<_> = app.get_args().map(|a| a.to_owned()).collect();
+    let mut wrapped = Command::new("dbus-run-session");
+    wrapped
+        .args(["--", "sh", "-c"])
+        .arg(
+            "printf latchkey-demo | XDG_DATA_HOME=\"$LATCHKEY_DEMO_KEYRINGS\" \
+             gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"",
+        )
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .env("LATCHKEY_DEMO_KEYRINGS", &keyrings)
+        .env("XDG_RUNTIME_DIR", &runtime);
+    for (key, value) in app.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    *app = wrapped;
+    Ok(runtime)
+}
+
+#[cfg(unix)]
+fn set_private(dir: &Path) -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+#[cfg(not(unix))]
+fn set_private(_dir: &Path) -> Result {
+    Ok(())
 }
 
 pub(crate) fn dev_stack() -> Result {

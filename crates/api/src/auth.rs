@@ -31,9 +31,27 @@ pub struct Claims {
     pub scope: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// The other claims, where an Auth0 Action puts roles (`https://…/roles`).
+    #[serde(flatten)]
+    pub other: HashMap<String, serde_json::Value>,
 }
 
 impl Claims {
+    /// Roles from a namespaced `…/roles` claim (an Auth0 Action adds one), sorted.
+    pub fn roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .other
+            .iter()
+            .filter(|(name, _)| name.ends_with("/roles"))
+            .filter_map(|(_, value)| value.as_array())
+            .flatten()
+            .filter_map(|role| role.as_str().map(str::to_owned))
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
     pub fn require(&self, permission: &'static str) -> Result<(), ApiError> {
         if self.permissions.iter().any(|p| p == permission) {
             Ok(())

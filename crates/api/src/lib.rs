@@ -6,7 +6,9 @@
 //!
 //! `/api/todos` keeps each caller's own todo list (SQLite or PostgreSQL, keyed by the
 //! token's `sub`); `/api/profile` reads and changes the caller's names through the
-//! provider's management API, with this API's own confidential client.
+//! provider's management API, with this API's own confidential client. `/api/me` says what
+//! the caller may do (the token's permissions, and Auth0 roles); `/api/users` lists the
+//! provider's users for callers holding `read:users`.
 
 pub mod auth;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod management;
 pub mod profile;
 pub mod store;
 pub mod todos;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -72,6 +75,8 @@ pub fn app(state: AppState) -> Router {
             get(todos::get).patch(todos::update).delete(todos::delete),
         )
         .route("/api/profile", get(profile::get).patch(profile::update))
+        .route("/api/me", get(users::me))
+        .route("/api/users", get(users::list))
         // Bodies here are a title or a name: 64 KiB is plenty.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)

@@ -36,6 +36,30 @@ impl std::fmt::Debug for ManagementConfig {
     }
 }
 
+/// A page of users as the management API lists them (`include_totals=true`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ListedUsers {
+    #[serde(default)]
+    pub total: u64,
+    pub users: Vec<ListedUser>,
+}
+
+/// A listed user (the fields the Users page shows).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ListedUser {
+    pub user_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+    #[serde(default)]
+    pub last_login: Option<String>,
+    #[serde(default)]
+    pub user_metadata: serde_json::Map<String, Value>,
+}
+
 /// A user as the management API returns one (the fields this API reads).
 #[derive(Clone, Debug, Deserialize)]
 pub struct ManagedUser {
@@ -128,12 +152,21 @@ impl Management {
     }
 
     fn user_url(&self, user_id: &str) -> Result<url::Url, ApiError> {
+        self.api_url(&["users", user_id])
+    }
+
+    fn users_url(&self) -> Result<url::Url, ApiError> {
+        self.api_url(&["users"])
+    }
+
+    /// `segments` under the management API's base (its audience).
+    fn api_url(&self, segments: &[&str]) -> Result<url::Url, ApiError> {
         let mut url = url::Url::parse(&self.audience())
             .map_err(|e| unavailable(format!("the management audience is not a URL: {e}")))?;
         url.path_segments_mut()
             .map_err(|()| unavailable("the management audience cannot hold a path".into()))?
             .pop_if_empty()
-            .extend(["users", user_id]);
+            .extend(segments);
         Ok(url)
     }
 
@@ -188,6 +221,59 @@ impl Management {
 
     async fn forget_token(&self) {
         *self.token.lock().await = None;
+    }
+
+    /// One page of the provider's users matching the Lucene query `q` (Auth0's `GET
+    /// /api/v2/users` with `search_engine=v3` and `include_totals=true`).
+    pub async fn list_users(
+        &self,
+        q: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<ListedUsers, ApiError> {
+        let mut url = self.users_url()?;
+        {
+            let mut query = url.query_pairs_mut();
+            if !q.is_empty() {
+                query.append_pair("q", q).append_pair("search_engine", "v3");
+            }
+            query
+                .append_pair("page", &page.to_string())
+                .append_pair("per_page", &per_page.to_string())
+                .append_pair("include_totals", "true")
+                .append_pair("sort", "name:1");
+        }
+        for attempt in 0..2 {
+            let token = self.token().await?;
+            let response = self
+                .http
+                .client()
+                .get(url.clone())
+                .bearer_auth(token)
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("the provider's management API: {e}")))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.forget_token().await;
+                continue;
+            }
+            if status == reqwest::StatusCode::BAD_REQUEST {
+                let body: Value = json_body(response, self.http.limit())
+                    .await
+                    .unwrap_or_default();
+                let message = body["message"]
+                    .as_str()
+                    .unwrap_or("the provider refused the search");
+                return Err(ApiError::Invalid(message.to_owned()));
+            }
+            return json_answer(response, self.http.limit())
+                .await
+                .map_err(|e| unavailable(format!("the provider's management API: {e}")));
+        }
+        Err(unavailable(
+            "the provider's management API refused this API's token".into(),
+        ))
     }
 
     pub async fn get_user(&self, user_id: &str) -> Result<ManagedUser, ApiError> {

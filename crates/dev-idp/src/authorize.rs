@@ -4,7 +4,7 @@
 //! redirect rules they test.)
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Form;
@@ -39,21 +39,21 @@ pub(crate) struct PendingRequests(Mutex<HashMap<String, AuthRequest>>);
 impl PendingRequests {
     fn insert(&self, request: AuthRequest) -> String {
         let tx = crate::random_token(18);
-        let mut map = self.0.lock().expect("pending lock");
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         prune(&mut map, |r| r.created.elapsed() < FORM_TTL);
         map.insert(tx.clone(), request);
         tx
     }
 
     fn get(&self, tx: &str) -> Option<AuthRequest> {
-        let map = self.0.lock().expect("pending lock");
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(tx)
             .filter(|r| r.created.elapsed() < FORM_TTL)
             .cloned()
     }
 
     fn take(&self, tx: &str) -> Option<AuthRequest> {
-        let mut map = self.0.lock().expect("pending lock");
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         map.remove(tx).filter(|r| r.created.elapsed() < FORM_TTL)
     }
 }
@@ -239,7 +239,7 @@ pub(crate) async fn login(State(p): State<Arc<Provider>>, Form(form): Form<Login
     let user = p
         .directory
         .lock()
-        .expect("directory lock")
+        .unwrap_or_else(PoisonError::into_inner)
         .authenticate(&username, form.password.as_deref().unwrap_or_default());
     let Some(user) = user else {
         let client = p
@@ -277,11 +277,15 @@ pub(crate) async fn signup(
         );
     }
     let username = form.username.unwrap_or_default();
-    let created = p.directory.lock().expect("directory lock").sign_up(
-        &username,
-        form.password.as_deref().unwrap_or_default(),
-        form.name.as_deref().unwrap_or_default(),
-    );
+    let created = p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .sign_up(
+            &username,
+            form.password.as_deref().unwrap_or_default(),
+            form.name.as_deref().unwrap_or_default(),
+        );
     match created {
         Ok(user) => complete(&p, &form.tx, &user.sub),
         Err(refusal) => {

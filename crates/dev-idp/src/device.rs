@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Form;
@@ -84,7 +84,7 @@ pub(crate) async fn device_code(
     let interval = p.settings.device_interval;
     let lifetime = p.settings.device_code_ttl;
     {
-        let mut grants = p.devices.0.lock().expect("device lock");
+        let mut grants = p.devices.0.lock().unwrap_or_else(PoisonError::into_inner);
         prune(&mut grants, |g| {
             g.created.elapsed() < lifetime + Duration::from_secs(60)
         });
@@ -137,7 +137,7 @@ pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Respons
     let Some(device_code) = form.device_code.as_deref() else {
         return error("invalid_request", "device_code is required.");
     };
-    let mut grants = p.devices.0.lock().expect("device lock");
+    let mut grants = p.devices.0.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(grant) = grants.get_mut(device_code) else {
         return error("invalid_grant", "Unknown device code.");
     };
@@ -174,7 +174,12 @@ pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Respons
                 return error("invalid_grant", "Unknown device code.");
             };
             drop(grants);
-            let Some(user) = p.directory.lock().expect("directory lock").by_sub(&sub) else {
+            let Some(user) = p
+                .directory
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .by_sub(&sub)
+            else {
                 return error("invalid_grant", "The user no longer exists.");
             };
             let offline = grant
@@ -255,14 +260,19 @@ pub(crate) async fn activate(
     Form(form): Form<ActivateForm>,
 ) -> Response {
     let code = form.user_code.unwrap_or_default();
-    let Some(user) = p.directory.lock().expect("directory lock").authenticate(
-        form.username.as_deref().unwrap_or_default(),
-        form.password.as_deref().unwrap_or_default(),
-    ) else {
+    let Some(user) = p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .authenticate(
+            form.username.as_deref().unwrap_or_default(),
+            form.password.as_deref().unwrap_or_default(),
+        )
+    else {
         return activate_form(&code, Some("Wrong username or password."));
     };
     let wanted = normalize(&code);
-    let mut grants = p.devices.0.lock().expect("device lock");
+    let mut grants = p.devices.0.lock().unwrap_or_else(PoisonError::into_inner);
     let lifetime = p.settings.device_code_ttl;
     let Some(grant) = grants
         .values_mut()

@@ -2,7 +2,7 @@
 //! rotation and reuse detection, revoked families.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::{Provider, prune};
@@ -47,14 +47,14 @@ pub(crate) struct Grants(pub(crate) Mutex<GrantState>);
 impl Grants {
     pub(crate) fn issue_code(&self, grant: CodeGrant) -> String {
         let code = crate::random_token(24);
-        let mut state = self.0.lock().expect("grants lock");
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         prune(&mut state.codes, |g| g.created.elapsed().as_secs() < 600);
         state.codes.insert(code.clone(), grant);
         code
     }
 
     pub(crate) fn is_active(&self, refresh_token: &str) -> bool {
-        let state = self.0.lock().expect("grants lock");
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         state
             .refresh
             .get(refresh_token)
@@ -62,7 +62,7 @@ impl Grants {
     }
 
     pub(crate) fn active_count(&self) -> usize {
-        let state = self.0.lock().expect("grants lock");
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         state
             .refresh
             .values()
@@ -88,6 +88,6 @@ impl Grants {
 
 impl Provider {
     pub(crate) fn grant_state(&self) -> std::sync::MutexGuard<'_, GrantState> {
-        self.grants.0.lock().expect("grants lock")
+        self.grants.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

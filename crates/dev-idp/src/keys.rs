@@ -1,18 +1,23 @@
-//! The provider's RS256 signing keys: generated at start, rotatable, published as a JWKS.
+//! The provider's RS256 signing keys: generated at first start (or read from the data
+//! file), rotatable, published as a JWKS.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::RsaPrivateKey;
-use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::store::{StoredKey, Writer};
+
 /// One RSA key pair with its key id.
 pub(crate) struct SigningKey {
     kid: String,
+    /// The private key, PKCS#1 DER, for the data file.
+    der: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Value,
@@ -21,8 +26,18 @@ pub(crate) struct SigningKey {
 impl SigningKey {
     pub(crate) fn generate() -> anyhow::Result<Self> {
         let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?;
+        Self::from_private(crate::random_token(12), &private)
+    }
+
+    /// A key read back from the data file.
+    fn from_stored(stored: &StoredKey) -> anyhow::Result<Self> {
+        let private = RsaPrivateKey::from_pkcs1_der(&stored.der)
+            .map_err(|e| anyhow::anyhow!("signing key {:?} does not read: {e}", stored.kid))?;
+        Self::from_private(stored.kid.clone(), &private)
+    }
+
+    fn from_private(kid: String, private: &RsaPrivateKey) -> anyhow::Result<Self> {
         let der = private.to_pkcs1_der()?;
-        let kid = crate::random_token(12);
         let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
         let decoding = DecodingKey::from_rsa_components(&n, &e)?;
@@ -37,6 +52,7 @@ impl SigningKey {
         Ok(Self {
             kid,
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            der: der.as_bytes().to_vec(),
             decoding,
             jwk,
         })
@@ -55,6 +71,8 @@ impl SigningKey {
 pub(crate) struct KeyRing {
     current: SigningKey,
     previous: Vec<SigningKey>,
+    /// Where a rotation is written when the provider has a data file.
+    writer: Option<Writer>,
 }
 
 impl KeyRing {
@@ -62,7 +80,42 @@ impl KeyRing {
         Ok(Self {
             current: SigningKey::generate()?,
             previous: Vec::new(),
+            writer: None,
         })
+    }
+
+    /// The keys of the data file (current first), or a new one written there when it has none.
+    pub(crate) fn load(stored: &[StoredKey], writer: Option<Writer>) -> anyhow::Result<Self> {
+        let mut keys = stored.iter().map(SigningKey::from_stored);
+        let ring = match keys.next() {
+            Some(current) => Self {
+                current: current?,
+                previous: keys.collect::<anyhow::Result<_>>()?,
+                writer,
+            },
+            None => {
+                let ring = Self {
+                    writer,
+                    ..Self::generate()?
+                };
+                ring.save();
+                ring
+            }
+        };
+        Ok(ring)
+    }
+
+    fn save(&self) {
+        if let Some(writer) = &self.writer {
+            let keys = std::iter::once(&self.current)
+                .chain(&self.previous)
+                .map(|k| StoredKey {
+                    kid: k.kid.clone(),
+                    der: k.der.clone(),
+                })
+                .collect();
+            writer.keys(keys);
+        }
     }
 
     pub(crate) fn current(&self) -> &SigningKey {
@@ -75,6 +128,7 @@ impl KeyRing {
         let old = std::mem::replace(&mut self.current, fresh);
         self.previous.insert(0, old);
         self.previous.truncate(2);
+        self.save();
         Ok(self.current.kid.clone())
     }
 

@@ -1,7 +1,8 @@
 //! Latchkey dev IdP: a small, strict OpenID Provider for local development and tests.
 //!
-//! **Not for production.** It keeps everything in memory, generates its RS256 key at start,
-//! and binds loopback only. It exists so that Latchkey's whole sign-in flow runs on one
+//! **Not for production.** It binds loopback only, and keeps its users and RS256 signing
+//! keys in a SQLite file when given one ([`Settings::data`]; the `dev-idp` binary's default is
+//! in the user's data directory), else in memory; codes and tokens are always in memory. It exists so that Latchkey's whole sign-in flow runs on one
 //! machine with no account anywhere, and so that tests can drive a real provider over HTTP.
 //!
 //! What it implements: discovery, JWKS (with key rotation), `/authorize` with a login form
@@ -28,14 +29,16 @@ mod keys;
 mod management;
 mod pages;
 mod revoke;
+mod store;
 mod token;
 mod userinfo;
 pub mod users;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -91,6 +94,9 @@ pub struct Settings {
     pub device_interval: Duration,
     /// The confidential client that may use the management API (client credentials).
     pub management: Option<ManagementClient>,
+    /// The SQLite file that keeps users and signing keys across restarts (created when
+    /// missing); `None` keeps them in memory only, as tests want.
+    pub data: Option<PathBuf>,
 }
 
 /// The management client id the dev stack gives the sample API.
@@ -130,6 +136,7 @@ impl Default for Settings {
             device_code_ttl: Duration::from_secs(600),
             device_interval: Duration::from_secs(5),
             management: None,
+            data: None,
         }
     }
 }
@@ -222,12 +229,14 @@ pub(crate) struct Provider {
     counters: Counters,
     stall: Mutex<Option<Stall>>,
     stalled: tokio::sync::Notify,
+    /// The query strings of `GET /api/v2/users`, for tests of what a caller asked.
+    user_queries: Mutex<Vec<String>>,
 }
 
 impl Provider {
     /// Holds the answer here if a test stalled the provider at `point`, saying so first.
     async fn stall_at(&self, point: Stall) {
-        let armed = *self.stall.lock().expect("stall lock") == Some(point);
+        let armed = *self.stall.lock().unwrap_or_else(PoisonError::into_inner) == Some(point);
         if armed {
             self.stalled.notify_one();
             tokio::time::sleep(STALL_LIMIT).await;
@@ -245,7 +254,7 @@ impl Provider {
             .and_then(|v| v.strip_prefix("Bearer "))?;
         self.keys
             .read()
-            .expect("keys lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .verify::<T>(token, &self.issuer)
     }
 
@@ -262,7 +271,7 @@ impl Provider {
 
     /// Takes a pending tamper of `kind`, if a test armed one.
     fn take_tamper(&self, wanted: &[Tamper]) -> Option<Tamper> {
-        let mut armed = self.tamper.lock().expect("tamper lock");
+        let mut armed = self.tamper.lock().unwrap_or_else(PoisonError::into_inner);
         let pos = armed.iter().position(|t| wanted.contains(t))?;
         Some(armed.remove(pos))
     }
@@ -274,6 +283,8 @@ pub struct DevIdp {
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Writes to the data file, when there is one.
+    writer: Option<store::Writer>,
 }
 
 impl DevIdp {
@@ -291,12 +302,38 @@ impl DevIdp {
             SocketAddr::V6(a) => format!("[{}]", a.ip()),
         };
         let issuer = format!("http://{host}:{}/", addr.port());
-        let keys = tokio::task::spawn_blocking(KeyRing::generate).await??;
+        let (keys, directory, writer) = match &settings.data {
+            Some(path) => {
+                let store = store::Store::open(path).await?;
+                let users = store.users().await.map_err(|e| {
+                    anyhow::anyhow!("the users in {} do not read: {e}", store.path().display())
+                })?;
+                let stored = store.keys().await.map_err(|e| {
+                    anyhow::anyhow!("the keys in {} do not read: {e}", store.path().display())
+                })?;
+                let writer = store.writer();
+                let for_keys = writer.clone();
+                let keys =
+                    tokio::task::spawn_blocking(move || KeyRing::load(&stored, Some(for_keys)))
+                        .await??;
+                let directory = tokio::task::spawn_blocking({
+                    let writer = writer.clone();
+                    move || Directory::load(users, Some(writer))
+                })
+                .await?;
+                (keys, directory, Some(writer))
+            }
+            None => (
+                tokio::task::spawn_blocking(KeyRing::generate).await??,
+                tokio::task::spawn_blocking(Directory::with_demo_users).await?,
+                None,
+            ),
+        };
         let provider = Arc::new(Provider {
             issuer,
             settings,
             keys: RwLock::new(keys),
-            directory: Mutex::new(Directory::with_demo_users()),
+            directory: Mutex::new(directory),
             authorize: Default::default(),
             grants: Default::default(),
             devices: Default::default(),
@@ -306,12 +343,14 @@ impl DevIdp {
             counters: Counters::default(),
             stall: Mutex::new(None),
             stalled: tokio::sync::Notify::new(),
+            user_queries: Mutex::new(Vec::new()),
         });
         let mut idp = Self {
             provider,
             addr,
             shutdown: None,
             task: None,
+            writer,
         };
         idp.serve(listener);
         Ok(idp)
@@ -365,7 +404,11 @@ impl DevIdp {
 
     /// Makes a fresh signing key current; returns its `kid`.
     pub fn rotate_keys(&self) -> anyhow::Result<String> {
-        self.provider.keys.write().expect("keys lock").rotate()
+        self.provider
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rotate()
     }
 
     /// Signs arbitrary claims with the current published key, for tests that need a token
@@ -374,21 +417,27 @@ impl DevIdp {
         self.provider
             .keys
             .read()
-            .expect("keys lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .current()
             .sign(claims, "at+jwt")
     }
 
     /// A valid five-minute access token for the user `username` and `audience`, as a client
-    /// would hold after signing in (for tests that call an API directly).
+    /// would hold after signing in, with the user's permissions (for tests that call an API
+    /// directly).
     pub fn access_token(&self, username: &str, audience: &str) -> anyhow::Result<String> {
         let now = now_secs();
+        let permissions = self
+            .user(username)
+            .map(|user| user.permissions)
+            .unwrap_or_default();
         self.sign_claims(&json!({
             "iss": self.provider.issuer,
             "sub": format!("dev-idp|{username}"),
             "aud": [audience],
             "iat": now,
             "exp": now + 300,
+            "permissions": permissions,
         }))
     }
 
@@ -397,13 +446,26 @@ impl DevIdp {
         self.provider
             .tamper
             .lock()
-            .expect("tamper lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .push(tamper);
+    }
+
+    /// The query strings `GET /api/v2/users` was called with, oldest first.
+    pub fn user_queries(&self) -> Vec<String> {
+        self.provider
+            .user_queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Holds every answer at `point` (`None`: holds nothing), as a provider that hangs there.
     pub fn stall(&self, point: Option<Stall>) {
-        *self.provider.stall.lock().expect("stall lock") = point;
+        *self
+            .provider
+            .stall
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = point;
     }
 
     /// Waits until a request reached the stall point.
@@ -431,7 +493,7 @@ impl DevIdp {
         self.provider
             .directory
             .lock()
-            .expect("directory lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .by_username(username)
     }
 
@@ -451,9 +513,12 @@ impl DevIdp {
         self.provider.grants.is_active(refresh_token)
     }
 
-    /// Stops serving and waits until the port is closed.
+    /// Stops serving and waits until the port is closed and every change is in the data file.
     pub async fn stop(mut self) {
         self.stop_inner().await;
+        if let Some(writer) = &self.writer {
+            writer.flush().await;
+        }
     }
 
     async fn stop_inner(&mut self) {
@@ -490,6 +555,7 @@ fn router(provider: Arc<Provider>) -> Router {
         )
         .route("/userinfo", get(userinfo::userinfo))
         .route("/oidc/logout", get(authorize::end_session))
+        .route("/api/v2/users", get(management::list_users))
         .route(
             "/api/v2/users/{id}",
             get(management::get_user).patch(management::patch_user),
@@ -524,11 +590,15 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
 
 async fn jwks(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
     p.counters.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    Json(p.keys.read().expect("keys lock").jwks())
+    Json(p.keys.read().unwrap_or_else(PoisonError::into_inner).jwks())
 }
 
 async fn rotate_keys(State(p): State<Arc<Provider>>) -> Response {
-    let rotated = p.keys.write().expect("keys lock").rotate();
+    let rotated = p
+        .keys
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .rotate();
     match rotated {
         Ok(kid) => Json(json!({ "kid": kid })).into_response(),
         Err(err) => {

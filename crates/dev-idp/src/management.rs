@@ -1,11 +1,14 @@
 //! The Auth0-compatible subset of a management API that Latchkey's sample API uses:
-//! `client_credentials` tokens for the management audience, and `GET` / `PATCH
-//! /api/v2/users/{id}` with `user_metadata` merged (not replaced) on update, as Auth0 does.
+//! `client_credentials` tokens for the management audience; `GET /api/v2/users` with `q`,
+//! `page`, `per_page` and `include_totals` (the query's words are matched against name,
+//! email and username — a subset of Auth0's Lucene syntax, enough for `name:w* OR
+//! email:w*`); and `GET` / `PATCH /api/v2/users/{id}` with `user_metadata` merged (not
+//! replaced) on update, as Auth0 does.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
@@ -115,7 +118,7 @@ pub(crate) fn client_credentials(
     let signed = p
         .keys
         .read()
-        .expect("keys lock")
+        .unwrap_or_else(PoisonError::into_inner)
         .current()
         .sign(&claims, "at+jwt");
     match signed {
@@ -199,6 +202,9 @@ fn user_json(p: &Provider, user: &User) -> Value {
         "picture": p.url(&format!("avatars/{}.svg", user.username)),
         "user_metadata": user.user_metadata,
         "app_metadata": {},
+        "last_login": user.last_login.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        "logins_count": user.logins_count,
         "identities": [{
             "connection": DATABASE_CONNECTION,
             "provider": "auth0",
@@ -206,6 +212,96 @@ fn user_json(p: &Provider, user: &User) -> Value {
             "isSocial": false,
         }],
     })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<String>,
+    per_page: Option<String>,
+    #[serde(default)]
+    include_totals: Option<String>,
+}
+
+/// Auth0's limit: `page * per_page` may not pass 1,000 results.
+const MAX_LISTED: u64 = 1000;
+
+/// The words of a Lucene-style user query: field names, wildcards, grouping and the
+/// operators `AND` / `OR` are dropped; what remains must all match.
+fn query_words(q: &str) -> Vec<String> {
+    q.split(|c: char| c.is_whitespace() || "()".contains(c))
+        .filter(|t| !t.is_empty() && *t != "OR" && *t != "AND")
+        .map(|t| {
+            let value = t.split_once(':').map_or(t, |(_, v)| v);
+            value.replace(['*', '"', '\\'], "")
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+pub(crate) async fn list_users(
+    State(p): State<Arc<Provider>>,
+    RawQuery(raw): RawQuery,
+    Query(query): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = refusal(&p, &headers, "read:users") {
+        return denied;
+    }
+    p.user_queries
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(raw.unwrap_or_default());
+    // A parameter that is not a whole number is named in the refusal.
+    let number = |value: &Option<String>, default: u64, name: &'static str| match value {
+        None => Ok(default),
+        Some(text) => text.parse::<u64>().map_err(|_| name),
+    };
+    let (page, per_page) = match (
+        number(&query.page, 0, "page"),
+        number(&query.per_page, 50, "per_page"),
+    ) {
+        (Ok(page), Ok(per_page)) => (page, per_page),
+        (Err(name), _) | (_, Err(name)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_query_string",
+                &format!("Query validation error: '{name}' must be a whole number"),
+            );
+        }
+    };
+    if !(1..=100).contains(&per_page) || (page + 1).saturating_mul(per_page) > MAX_LISTED {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_paging",
+            "Query validation error: per_page is 1 to 100, and page * per_page at most 1000.",
+        );
+    }
+    let found = p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .search(&query_words(&query.q));
+    let total = found.len();
+    let users: Vec<Value> = found
+        .iter()
+        .skip((page * per_page) as usize)
+        .take(per_page as usize)
+        .map(|user| user_json(&p, user))
+        .collect();
+    if query.include_totals.as_deref() == Some("true") {
+        Json(json!({
+            "start": page * per_page,
+            "limit": per_page,
+            "length": users.len(),
+            "total": total,
+            "users": users,
+        }))
+        .into_response()
+    } else {
+        Json(Value::Array(users)).into_response()
+    }
 }
 
 pub(crate) async fn get_user(
@@ -216,7 +312,12 @@ pub(crate) async fn get_user(
     if let Some(denied) = refusal(&p, &headers, "read:users") {
         return denied;
     }
-    match p.directory.lock().expect("directory lock").by_sub(&id) {
+    match p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .by_sub(&id)
+    {
         Some(user) => Json(user_json(&p, &user)).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
@@ -263,30 +364,33 @@ pub(crate) async fn patch_user(
             "Payload validation error: 'Object didn't pass validation for format email' on property email.",
         );
     }
-    let mut directory = p.directory.lock().expect("directory lock");
-    let Some(user) = directory.by_sub_mut(&id) else {
+    // Merged one level deep; a null removes the key (Auth0's documented behaviour).
+    let updated = p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .update(&id, |user| {
+            if let Some(email) = patch.email {
+                user.email = email.trim().to_owned();
+            }
+            if let Some(name) = patch.name {
+                user.name = name.trim().to_owned();
+            }
+            for (key, value) in patch.user_metadata.unwrap_or_default() {
+                if value.is_null() {
+                    user.user_metadata.remove(&key);
+                } else {
+                    user.user_metadata.insert(key, value);
+                }
+            }
+        });
+    let Some(updated) = updated else {
         return error(
             StatusCode::NOT_FOUND,
             "inexistent_user",
             "The user does not exist.",
         );
     };
-    if let Some(email) = patch.email {
-        user.email = email.trim().to_owned();
-    }
-    if let Some(name) = patch.name {
-        user.name = name.trim().to_owned();
-    }
-    // Merged one level deep; a null removes the key (Auth0's documented behaviour).
-    for (key, value) in patch.user_metadata.unwrap_or_default() {
-        if value.is_null() {
-            user.user_metadata.remove(&key);
-        } else {
-            user.user_metadata.insert(key, value);
-        }
-    }
-    let updated = user.clone();
-    drop(directory);
     Json(user_json(&p, &updated)).into_response()
 }
 
@@ -307,7 +411,20 @@ fn looks_like_email(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_email;
+    use super::{looks_like_email, query_words};
+
+    #[test]
+    fn query_words_drop_fields_wildcards_and_operators() {
+        assert_eq!(
+            query_words("name:jemma* OR email:jemma*"),
+            ["jemma", "jemma"]
+        );
+        assert_eq!(
+            query_words("(name:jem* OR email:jem*) AND (name:doe* OR email:doe*)"),
+            ["jem", "jem", "doe", "doe"]
+        );
+        assert!(query_words("").is_empty());
+    }
 
     #[test]
     fn email_shape() {

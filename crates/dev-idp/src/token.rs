@@ -2,8 +2,8 @@
 //!
 //! (Just over 400 lines: the two grants share the token response and its tamper modes.)
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use axum::Form;
 use axum::extract::State;
@@ -143,7 +143,7 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     let Some(user) = p
         .directory
         .lock()
-        .expect("directory lock")
+        .unwrap_or_else(PoisonError::into_inner)
         .by_sub(&grant.sub)
     else {
         return invalid("The user no longer exists.");
@@ -233,7 +233,12 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
         )
     });
     drop(state);
-    let Some(user) = p.directory.lock().expect("directory lock").by_sub(&sub) else {
+    let Some(user) = p
+        .directory
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .by_sub(&sub)
+    else {
         return invalid("The user no longer exists.");
     };
     token_response(
@@ -273,7 +278,7 @@ pub(crate) fn token_response(
     refresh_token: Option<String>,
 ) -> Response {
     let now = now_secs();
-    let keys = p.keys.read().expect("keys lock");
+    let keys = p.keys.read().unwrap_or_else(PoisonError::into_inner);
     let key = keys.current();
     let userinfo = p.url("userinfo");
     let access = AccessClaims {

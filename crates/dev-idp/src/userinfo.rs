@@ -1,6 +1,6 @@
 //! `/userinfo` (OpenID Connect Core §5.3) for the bearer of an access token this provider signed.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -30,7 +30,7 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
     let Some(user) = p
         .directory
         .lock()
-        .expect("directory lock")
+        .unwrap_or_else(PoisonError::into_inner)
         .by_sub(&claims.sub)
     else {
         return unauthorized();

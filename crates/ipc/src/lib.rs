@@ -3,7 +3,7 @@
 //! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
 //! never a credential. Commands: `session`, `login`, `login_another_account`, `signup`,
 //! `cancel_login`, `logout`, `retry_now`, `end_provider_session`, `call_api`, `reload_config`, `todos`,
-//! `add_todo`, `update_todo`, `delete_todo`, `profile_form`, `save_profile`, `mark`; the shell pushes
+//! `add_todo`, `update_todo`, `delete_todo`, `profile_form`, `save_profile`, `access`, `users`, `mark`; the shell pushes
 //! every [`SessionView`] change as [`SESSION_CHANGED`].
 
 use serde::{Deserialize, Serialize};
@@ -189,6 +189,55 @@ pub struct ProfileChange {
     pub email: Option<String>,
 }
 
+/// The permission that shows the Users page (the sample API checks it again).
+pub const USERS_PERMISSION: &str = "read:users";
+
+/// What the signed-in person may do, as the sample API reads their access token
+/// (`GET /api/me`); the web view never decodes a token.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Access {
+    pub permissions: Vec<String>,
+    /// Auth0 roles, when the provider puts them in the token.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Access {
+    pub fn may_list_users(&self) -> bool {
+        self.permissions.iter().any(|p| p == USERS_PERMISSION)
+    }
+}
+
+/// One of the provider's users, as the Users page lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    /// RFC 3339, as the provider says; `None` for someone who never signed in.
+    pub last_login: Option<String>,
+}
+
+/// One page of a user search.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersPage {
+    pub users: Vec<UserRow>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl UsersPage {
+    /// Whether a page follows this one.
+    pub fn has_next(&self) -> bool {
+        u64::from(self.page + 1) * u64::from(self.per_page) < self.total
+    }
+}
+
 /// An error a command returns: a message a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Error {
@@ -218,6 +267,8 @@ pub enum Page {
     Profile,
     Todos,
     ExternalApi,
+    /// The provider's users; listed in the navigation only for holders of `read:users`.
+    Users,
 }
 
 impl Page {
@@ -232,6 +283,7 @@ impl Page {
             Self::Profile => "Profile",
             Self::Todos => "Todos",
             Self::ExternalApi => "External API",
+            Self::Users => "Users",
         }
     }
 }

@@ -639,6 +639,64 @@ async fn a_new_last_name_reaches_the_provider_and_the_profile_view() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // jemma: no Users entry, her permissions say so, and the API refuses her the list.
+    let app = launch(&stack, 0).await;
+    app.click("#login").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    app.click("#nav-profile").await;
+    app.text("#profile-permissions", "No permissions").await;
+    assert!(!app.exists("#nav-users").await, "jemma sees no Users entry");
+    let (status, refused) = stack
+        .api_as(
+            "jemma",
+            reqwest::Method::GET,
+            "/api/users?q=sebastian",
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    app.click("#logout").await;
+    app.text("#login", "Log in").await;
+    app.quit().await;
+
+    // sebastian: the entry, his permissions, a search for jemma that finds her.
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_USER", "sebastian");
+    })
+    .await;
+    app.click("#login").await;
+    app.text("#nav-user", "Sebastian Admin").await;
+    app.click("#nav-profile").await;
+    app.text("#profile-permissions", "read:users").await;
+    app.click("#nav-users").await;
+    app.text("#users-total", "of 3").await;
+    app.type_into("#users-search", "jemma").await;
+    app.click("#users-search-go").await;
+    app.text("#users-total", "1–1 of 1").await;
+    let listed = app.text("#users-list", "Jemma Doe").await;
+    assert!(listed.contains("jemma@example.com"), "{listed}");
+    assert!(
+        listed.contains("signed in"),
+        "when she last signed in: {listed}"
+    );
+    assert!(!listed.contains("Sebastian"), "only the match: {listed}");
+    app.screenshot("users-search").await;
+    let asked = stack.idp.user_queries().pop().unwrap_or_default();
+    assert!(
+        asked.contains("jemma"),
+        "the provider was searched: {asked}"
+    );
+    let log = app.ipc_log().await;
+    assert!(!log.contains("eyJ"), "no token reached the web view");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_signs_up_from_the_window_and_starts_with_no_todos() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;

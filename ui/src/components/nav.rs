@@ -21,6 +21,7 @@ pub fn NavBar() -> View {
                 (link(Page::Profile, "nav-profile"))
                 (link(Page::Todos, "nav-todos"))
                 (link(Page::ExternalApi, "nav-api"))
+                (if state.may_list_users() { link(Page::Users, "nav-users") } else { view! {} })
             }
             div(class="user") {
                 (match state.session.get_clone() {

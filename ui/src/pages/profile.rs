@@ -34,6 +34,7 @@ pub fn ProfilePage() -> View {
             None => view! { p(class="muted") { "Sign in to see your profile." } },
         })
         (if signed_in.get() { view! { EditProfile() } } else { view! {} })
+        (if signed_in.get() { view! { Permissions() } } else { view! {} })
         (match profile() {
             Some(profile) => view! {
                 section(class="card") {
@@ -119,6 +120,39 @@ fn EditProfile() -> View {
                 Some(Ok(text)) => view! { div(id="profile-saved", class="notice ok") { (text) } },
                 Some(Err(text)) => view! { div(id="profile-error", class="notice error") { (text) } },
                 None => view! {},
+            })
+        }
+    }
+}
+
+/// What the person may do, as the sample API reads their access token (the web view never
+/// decodes a token).
+#[component]
+fn Permissions() -> View {
+    let state = use_context::<AppState>();
+    view! {
+        section(class="card") {
+            h3 { "What you may do" }
+            (match state.access.get_clone() {
+                None => view! { p(class="muted") { "Asking the API…" } },
+                Some(access) => {
+                    let listed = |items: Vec<String>, id: &'static str, none: &'static str| {
+                        if items.is_empty() {
+                            view! { p(id=id, class="muted") { (none) } }
+                        } else {
+                            let items = items.into_iter().map(|p| view! { li { code { (p) } } }).collect::<Vec<_>>();
+                            view! { ul(id=id, class="permissions") { (items) } }
+                        }
+                    };
+                    let permissions =
+                        listed(access.permissions, "profile-permissions", "No permissions beyond your own data.");
+                    if access.roles.is_empty() {
+                        permissions
+                    } else {
+                        let roles = listed(access.roles, "profile-roles", "");
+                        View::from(vec![permissions, view! { h4 { "Roles" } }, roles])
+                    }
+                }
             })
         }
     }
