@@ -16,6 +16,7 @@ use latchkey_http::ProviderHttp;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::verified::{self, VerifiedTokens};
 
 /// An unknown `kid` may refetch the JWKS at most this often, so forged tokens cannot
 /// make the API hammer the issuer.
@@ -27,6 +28,8 @@ const LEEWAY_SECS: u64 = 30;
 #[derive(Clone, Debug, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// Expiry, Unix seconds (required: a token without one is refused).
+    pub exp: u64,
     #[serde(default)]
     pub scope: String,
     #[serde(default)]
@@ -68,6 +71,8 @@ pub struct TokenValidator {
     http: ProviderHttp,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     last_fetch: Mutex<Option<Instant>>,
+    /// Tokens that passed every check, until their `exp` (see [`crate::verified`]).
+    verified: VerifiedTokens,
 }
 
 impl TokenValidator {
@@ -78,6 +83,7 @@ impl TokenValidator {
             http: ProviderHttp::default(),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            verified: VerifiedTokens::new(verified::CAPACITY),
         }
     }
 
@@ -94,6 +100,22 @@ impl TokenValidator {
     }
 
     pub async fn validate(&self, token: &str) -> Result<Claims, ApiError> {
+        let now = unix_now();
+        if let Some(claims) = self.verified.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = self.verify(token).await?;
+        self.verified.insert(token, &claims, now);
+        Ok(claims)
+    }
+
+    /// How many verified tokens are remembered now (for tests).
+    pub fn remembered_tokens(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// The whole check: header, key, signature, issuer, audience, lifetime.
+    async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::InvalidToken("malformed token".into()))?;
         if header.alg != Algorithm::RS256 {
@@ -135,6 +157,8 @@ impl TokenValidator {
             let fetched = self.fetch().await?;
             *last = Some(Instant::now());
             *self.keys.write().await = fetched;
+            // A key the issuer no longer publishes must not keep its tokens valid here.
+            self.verified.clear();
         }
         self.keys
             .read()
@@ -166,6 +190,12 @@ impl TokenValidator {
             ApiError::KeysUnavailable
         })
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The keys of `set` that have a `kid` and parse.

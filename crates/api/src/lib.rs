@@ -17,6 +17,7 @@ pub mod profile;
 pub mod store;
 pub mod todos;
 pub mod users;
+mod verified;
 
 use std::sync::Arc;
 

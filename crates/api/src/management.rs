@@ -243,37 +243,13 @@ impl Management {
                 .append_pair("include_totals", "true")
                 .append_pair("sort", "name:1");
         }
-        for attempt in 0..2 {
-            let token = self.token().await?;
-            let response = self
-                .http
-                .client()
-                .get(url.clone())
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(|e| unavailable(format!("the provider's management API: {e}")))?;
-            let status = response.status();
-            if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.forget_token().await;
-                continue;
-            }
-            if status == reqwest::StatusCode::BAD_REQUEST {
-                let body: Value = json_body(response, self.http.limit())
-                    .await
-                    .unwrap_or_default();
-                let message = body["message"]
-                    .as_str()
-                    .unwrap_or("the provider refused the search");
-                return Err(ApiError::Invalid(message.to_owned()));
-            }
-            return json_answer(response, self.http.limit())
-                .await
-                .map_err(|e| unavailable(format!("the provider's management API: {e}")));
-        }
-        Err(unavailable(
-            "the provider's management API refused this API's token".into(),
-        ))
+        self.call(
+            reqwest::Method::GET,
+            url,
+            None,
+            "the provider refused the search",
+        )
+        .await
     }
 
     pub async fn get_user(&self, user_id: &str) -> Result<ManagedUser, ApiError> {
@@ -285,15 +261,33 @@ impl Management {
         self.send(user_id, Some(body)).await
     }
 
-    /// One call; a 401 (a token revoked or rotated early) gets one fresh token and a retry.
+    /// `GET` or `PATCH` one user.
     async fn send(&self, user_id: &str, patch: Option<&Value>) -> Result<ManagedUser, ApiError> {
         let url = self.user_url(user_id)?;
+        let method = match patch {
+            Some(_) => reqwest::Method::PATCH,
+            None => reqwest::Method::GET,
+        };
+        self.call(method, url, patch, "the provider refused the change")
+            .await
+    }
+
+    /// One call to the management API; a 401 (a token revoked or rotated early) gets one
+    /// fresh token and a retry. A 400 is the provider's message (or `refused`), a 404 "no such
+    /// user", anything else unsuccessful "unavailable".
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: url::Url,
+        body: Option<&Value>,
+        refused: &'static str,
+    ) -> Result<T, ApiError> {
         for attempt in 0..2 {
             let token = self.token().await?;
-            let request = match patch {
-                Some(body) => self.http.client().patch(url.clone()).json(body),
-                None => self.http.client().get(url.clone()),
-            };
+            let mut request = self.http.client().request(method.clone(), url.clone());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
             let response = request
                 .bearer_auth(token)
                 .send()
@@ -311,9 +305,7 @@ impl Management {
                 let body: Value = json_body(response, self.http.limit())
                     .await
                     .unwrap_or_default();
-                let message = body["message"]
-                    .as_str()
-                    .unwrap_or("the provider refused the change");
+                let message = body["message"].as_str().unwrap_or(refused);
                 return Err(ApiError::Invalid(message.to_owned()));
             }
             if !status.is_success() {

@@ -2,7 +2,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_api::{AppState, app};
+use std::sync::Arc;
+
+use latchkey_api::{AppState, TokenValidator, app};
 use latchkey_dev_idp::{API_AUDIENCE, DevIdp, Settings};
 use serde_json::{Value, json};
 
@@ -10,6 +12,7 @@ struct Stack {
     idp: DevIdp,
     api: String,
     http: reqwest::Client,
+    validator: Arc<TokenValidator>,
 }
 
 async fn stack() -> Stack {
@@ -19,11 +22,13 @@ async fn stack() -> Stack {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(idp.issuer(), API_AUDIENCE);
+    let validator = state.validator.clone();
     tokio::spawn(async move { axum::serve(listener, app(state)).await });
     Stack {
         idp,
         api,
         http: reqwest::Client::new(),
+        validator,
     }
 }
 
@@ -125,6 +130,47 @@ async fn malformed_tokens_and_headers_are_401_not_500() {
             .unwrap();
         assert_eq!(response.status(), 401, "{header}");
     }
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_only_as_itself_and_a_refused_one_not_at_all() {
+    let s = stack().await;
+    let token = s.idp.sign_claims(&s.claims(&[])).unwrap();
+    for _ in 0..3 {
+        let (status, _, _) = s.get("/api/messages/protected", Some(&token)).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        s.validator.remembered_tokens(),
+        1,
+        "one token, remembered once"
+    );
+    // The remembered token's signature under another payload (the admin permission
+    // smuggled in) is another token: checked in full, and refused.
+    let (head_payload, signature) = token.rsplit_once('.').unwrap();
+    let (head, _) = head_payload.split_once('.').unwrap();
+    let admin_payload =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&s.claims(&["read:admin-messages"])).unwrap());
+    let smuggled = format!("{head}.{admin_payload}.{signature}");
+    for _ in 0..2 {
+        let (status, _, _) = s.get("/api/messages/admin", Some(&smuggled)).await;
+        assert_eq!(status, 401, "refused every time, never remembered");
+    }
+    let (status, _, _) = s.get("/api/messages/admin", Some(&token)).await;
+    assert_eq!(
+        status, 403,
+        "the remembered token keeps its own permissions"
+    );
+    let mut expired = s.claims(&[]);
+    expired["exp"] = json!(now() - 120);
+    let expired = s.idp.sign_claims(&expired).unwrap();
+    s.assert_invalid_token(&expired, "expired").await;
+    s.assert_invalid_token(&expired, "expired, again").await;
+    assert_eq!(
+        s.validator.remembered_tokens(),
+        1,
+        "no refusal was remembered"
+    );
 }
 
 #[tokio::test]
