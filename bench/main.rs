@@ -29,6 +29,8 @@ use anyhow::{Context, Result};
 pub(crate) struct Inputs {
     /// The release desktop app.
     pub(crate) app: PathBuf,
+    /// The empty Tauri app (`bench/empty-app`), built the same way.
+    pub(crate) empty_app: PathBuf,
     /// The release sample API.
     pub(crate) api: PathBuf,
     /// `bench/peer/express-jwt.mjs`.
@@ -53,6 +55,7 @@ impl Inputs {
     pub(crate) fn from_env() -> Result<Self> {
         Ok(Self {
             app: env_path("LATCHKEY_BENCH_APP")?,
+            empty_app: env_path("LATCHKEY_BENCH_EMPTY_APP")?,
             api: env_path("LATCHKEY_BENCH_API")?,
             peer: env_path("LATCHKEY_BENCH_PEER")?,
             sizes: env_path("LATCHKEY_BENCH_SIZES")?,
@@ -103,7 +106,7 @@ async fn main() -> Result<()> {
     figures.extend(sign_in_overhead(&inputs).await?);
     eprintln!("bench: refresh under contention");
     figures.extend(refresh_contention(&inputs).await?);
-    eprintln!("bench: start-up and memory (release app under Xvfb)");
+    eprintln!("bench: start-up and memory (release app and the empty app under Xvfb)");
     figures.extend(startup(&inputs).await?);
     eprintln!("bench: API throughput (wrk), Latchkey's API against Express + express-jwt");
     figures.extend(api_throughput(&inputs).await?);

@@ -53,7 +53,7 @@ impl Target {
 
 /// One measured figure: what it is, how it was measured, and what it should be.
 pub(crate) struct Figure {
-    pub(crate) key: &'static str,
+    pub(crate) key: String,
     pub(crate) name: String,
     pub(crate) unit: &'static str,
     pub(crate) stat: Stat,
@@ -65,13 +65,13 @@ pub(crate) struct Figure {
 
 impl Figure {
     pub(crate) fn new(
-        key: &'static str,
+        key: impl Into<String>,
         name: impl Into<String>,
         unit: &'static str,
         stat: Stat,
     ) -> Self {
         Self {
-            key,
+            key: key.into(),
             name: name.into(),
             unit,
             stat,

@@ -1,4 +1,6 @@
-//! Start-up: first paint and the signed-in view of the release app under Xvfb.
+//! Start-up: first paint and the signed-in view of the release app under Xvfb, and the same
+//! figures of an empty Tauri app (`bench/empty-app`) measured the same way in the same run:
+//! the floor that WebKit and Tauri set on this machine.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,17 +24,29 @@ pub(crate) struct RunningApp {
 
 impl RunningApp {
     pub(crate) fn start(inputs: &Inputs, config: &Path, report: PathBuf) -> Result<Self> {
+        Self::start_program(&inputs.app, Some(config), report)
+    }
+
+    /// `program` (Latchkey with `config`, or the empty app without one).
+    pub(crate) fn start_program(
+        program: &Path,
+        config: Option<&Path>,
+        report: PathBuf,
+    ) -> Result<Self> {
         let _ = std::fs::remove_file(&report);
         let started = SystemTime::now();
-        let child = tokio::process::Command::new(&inputs.app)
-            .env("LATCHKEY_CONFIG", config)
+        let mut command = tokio::process::Command::new(program);
+        if let Some(config) = config {
+            command.env("LATCHKEY_CONFIG", config);
+        }
+        let child = command
             .env("LATCHKEY_STARTUP_REPORT", &report)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {}", inputs.app.display()))?;
+            .with_context(|| format!("starting {}", program.display()))?;
         Ok(Self {
             child,
             started,
@@ -79,14 +93,25 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
     let dir = scratch.0.clone();
     let report = dir.join("startup.jsonl");
 
-    // Nobody signed in: the first paint of the signed-out window.
+    // Nobody signed in: the first paint of the signed-out window, and of the empty app (then
+    // its idle memory), run by run in turn so drift on a noisy machine touches both alike.
     let fresh = DevStack::start().await;
     let fresh_config = fresh.write_config(&dir);
-    let mut first_paint = vec![];
+    let (mut first_paint, mut empty_paint, mut empty_memory, mut empty_processes) =
+        (vec![], vec![], vec![], 0);
     for _ in 0..inputs.runs {
         let app = RunningApp::start(inputs, &fresh_config, report.clone())?;
         first_paint.push(app.seconds_to("firstPaint").await?);
         app.stop().await;
+        let empty = RunningApp::start_program(&inputs.empty_app, None, report.clone())?;
+        empty_paint.push(empty.seconds_to("firstPaint").await?);
+        tokio::time::sleep(IDLE).await;
+        if let Some(pid) = empty.pid() {
+            let (kb, count) = group_pss_kb(pid);
+            empty_memory.push(kb / 1024.0);
+            empty_processes = count;
+        }
+        empty.stop().await;
     }
 
     // A stored session: start to the signed-in view, then idle memory.
@@ -98,7 +123,7 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
     for _ in 0..inputs.runs {
         let app = RunningApp::start(inputs, &config, report.clone())?;
         restored.push(app.seconds_to("signedIn").await?);
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        tokio::time::sleep(IDLE).await;
         if let Some(pid) = app.pid() {
             let (kb, count) = group_pss_kb(pid);
             memory.push(kb / 1024.0);
@@ -106,15 +131,34 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
         }
         app.stop().await;
     }
+    let pairs = |a: &[f64], b: &[f64], f: fn(f64, f64) -> f64| -> Vec<f64> {
+        a.iter().zip(b).map(|(a, b)| f(*a, *b)).collect()
+    };
+    let paint_ratio = pairs(&first_paint, &empty_paint, |a, b| a / b);
+    let restore_after_paint = pairs(&restored, &first_paint, |a, b| (a - b) * 1000.0);
+    let memory_over_empty = pairs(&memory, &empty_memory, |a, b| a - b);
     Ok(vec![
         Figure::new("startup_first_paint_s", "Start-up: first paint", "s", stat(first_paint))
-            .target(Target::AtMost(0.45))
             .method("release app under Xvfb, nothing stored: process spawn to the UI's first-render mark (the UI calls `mark`, the shell timestamps it)"),
+        Figure::new("startup_empty_first_paint_s", "Start-up: first paint, empty Tauri app", "s", stat(empty_paint))
+            .method("bench/empty-app (one static page calling the same `mark` on its first frame), same release profile and WebKit, run by run in turn with Latchkey"),
+        Figure::new("startup_first_paint_ratio", "Start-up: first paint, Latchkey / empty app", "×", stat(paint_ratio))
+            .target(Target::AtMost(1.2))
+            .method("run by run"),
         Figure::new("startup_restore_s", "Start-up: signed-in view with a stored session", "s", stat(restored))
-            .target(Target::AtMost(0.5))
             .method("the same with a refresh token in the vault: process spawn to the signed-in view's first render (one refresh at the dev IdP on loopback)"),
+        Figure::new("startup_restore_after_paint_ms", "Start-up: signed-in view after Latchkey's own first paint", "ms", stat(restore_after_paint))
+            .target(Target::AtMost(100.0))
+            .method("signed-in view of run i minus first paint of run i"),
         Figure::new("idle_pss_mib", format!("Idle memory after sign-in ({processes} processes)"), "MiB", stat(memory))
-            .target(Target::AtMost(300.0))
             .method("PSS summed over the app's process group (the app and WebKit's web and network processes) 4 s after the signed-in view"),
+        Figure::new("empty_idle_pss_mib", format!("Idle memory, empty Tauri app ({empty_processes} processes)"), "MiB", stat(empty_memory))
+            .method("the same sum for the empty app, 4 s after its first paint"),
+        Figure::new("idle_pss_over_empty_mib", "Idle memory, Latchkey minus empty app", "MiB", stat(memory_over_empty))
+            .target(Target::AtMost(30.0))
+            .method("run by run"),
     ])
 }
+
+/// How long an app idles before its memory is read.
+const IDLE: Duration = Duration::from_secs(4);

@@ -55,6 +55,16 @@ pub(crate) fn bench() -> Result {
         "-p",
         "latchkey-bench",
     ]))?;
+    // The floor: an empty Tauri app, same release profile, its page served from the binary.
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "latchkey-bench-empty",
+        "--features",
+        "custom-protocol",
+    ]))?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
     let commit = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -71,6 +81,10 @@ pub(crate) fn bench() -> Result {
     bench
         .current_dir(&root)
         .env("LATCHKEY_BENCH_APP", target.join("release/latchkey"))
+        .env(
+            "LATCHKEY_BENCH_EMPTY_APP",
+            target.join("release/latchkey-bench-empty"),
+        )
         .env("LATCHKEY_BENCH_API", target.join("release/latchkey-api"))
         .env("LATCHKEY_BENCH_PEER", peer.join("express-jwt.mjs"))
         .env("LATCHKEY_BENCH_SIZES", target.join("sizes-release.json"))
