@@ -24,25 +24,36 @@ const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Tolerated clock difference for `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
-/// The verified claims of the caller's access token.
+/// The verified claims of the caller's access token: what this API reads of it, and no more
+/// (cheap to copy for every call, see [`crate::verified`]).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(from = "TokenClaims")]
 pub struct Claims {
     pub sub: String,
     /// Expiry, Unix seconds (required: a token without one is refused).
     pub exp: u64,
-    #[serde(default)]
     pub scope: String,
-    #[serde(default)]
     pub permissions: Vec<String>,
-    /// The other claims, where an Auth0 Action puts roles (`https://…/roles`).
-    #[serde(flatten)]
-    pub other: HashMap<String, serde_json::Value>,
+    /// Roles from a namespaced `…/roles` claim (an Auth0 Action adds one), sorted.
+    pub roles: Vec<String>,
 }
 
-impl Claims {
-    /// Roles from a namespaced `…/roles` claim (an Auth0 Action adds one), sorted.
-    pub fn roles(&self) -> Vec<String> {
-        let mut roles: Vec<String> = self
+/// The claims as the token carries them, namespaced ones included.
+#[derive(Deserialize)]
+struct TokenClaims {
+    sub: String,
+    exp: u64,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(flatten)]
+    other: HashMap<String, serde_json::Value>,
+}
+
+impl From<TokenClaims> for Claims {
+    fn from(token: TokenClaims) -> Self {
+        let mut roles: Vec<String> = token
             .other
             .iter()
             .filter(|(name, _)| name.ends_with("/roles"))
@@ -52,9 +63,17 @@ impl Claims {
             .collect();
         roles.sort();
         roles.dedup();
-        roles
+        Self {
+            sub: token.sub,
+            exp: token.exp,
+            scope: token.scope,
+            permissions: token.permissions,
+            roles,
+        }
     }
+}
 
+impl Claims {
     pub fn require(&self, permission: &'static str) -> Result<(), ApiError> {
         if self.permissions.iter().any(|p| p == permission) {
             Ok(())
@@ -248,5 +267,31 @@ impl FromRequestParts<AppState> for Claims {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)?;
         state.validator.validate(token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Claims;
+
+    #[test]
+    fn roles_come_from_a_namespaced_claim_sorted_once_each() {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "sub": "auth0|1",
+            "exp": 2_000_000_000u64,
+            "permissions": ["read:users"],
+            "https://api.example.com/roles": ["editor", "admin", "editor", 7],
+            "https://api.example.com/other": ["not a role"],
+        }))
+        .unwrap();
+        assert_eq!(claims.roles, ["admin", "editor"]);
+        assert_eq!(claims.permissions, ["read:users"]);
+        let plain: Claims =
+            serde_json::from_value(serde_json::json!({"sub": "s", "exp": 1u64})).unwrap();
+        assert!(plain.roles.is_empty() && plain.permissions.is_empty());
+        assert!(
+            serde_json::from_value::<Claims>(serde_json::json!({"sub": "s"})).is_err(),
+            "no exp, no claims"
+        );
     }
 }

@@ -29,7 +29,7 @@ pub struct Me {
 
 pub async fn me(claims: Claims) -> Json<Me> {
     Json(Me {
-        roles: claims.roles(),
+        roles: claims.roles,
         sub: claims.sub,
         permissions: claims.permissions,
     })
