@@ -3,17 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp, ManagementClient, Settings};
+use latchkey_dev_idp::{DevIdp, ManagementClient, Settings};
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "http://127.0.0.1:49999/callback";
+mod common;
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use common::{REDIRECT, authorize_url, form_tx, http};
 
 /// A fresh folder for this test's data file.
 fn scratch(name: &str) -> PathBuf {
@@ -36,24 +31,11 @@ fn with_data(data: Option<&Path>) -> (Settings, ManagementClient) {
 /// Opens the provider's login (or sign-up) screen; returns the form's transaction id.
 async fn form(idp: &DevIdp, signup: bool) -> String {
     let (challenge, _) = openidconnect::PkceCodeChallenge::new_random_sha256();
-    let mut url = url::Url::parse(&format!("{}authorize", idp.issuer())).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", DESKTOP_CLIENT_ID)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile")
-        .append_pair("state", "st")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
+    let mut url = authorize_url(idp, Some(challenge.as_str()), REDIRECT);
     if signup {
-        url.query_pairs_mut().append_pair("screen_hint", "signup");
+        url.push_str("&screen_hint=signup");
     }
-    let page = http().get(url).send().await.unwrap().text().await.unwrap();
-    page.split("name=\"tx\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the form carries its transaction id")
-        .to_owned()
+    form_tx(&http().get(url).send().await.unwrap().text().await.unwrap())
 }
 
 /// Whether `username` / `password` signs in (the provider sends the browser back with a code).

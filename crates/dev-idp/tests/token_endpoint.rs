@@ -5,30 +5,9 @@ use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp, Settings};
 use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use serde_json::Value;
 
-const REDIRECT: &str = "http://127.0.0.1:49999/callback";
+mod common;
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn authorize_url(idp: &DevIdp, challenge: Option<&str>, redirect: &str) -> String {
-    let mut url = url::Url::parse(&format!("{}authorize", idp.issuer())).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", DESKTOP_CLIENT_ID)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid profile offline_access")
-        .append_pair("state", "st");
-    if let Some(challenge) = challenge {
-        url.query_pairs_mut()
-            .append_pair("code_challenge", challenge)
-            .append_pair("code_challenge_method", "S256");
-    }
-    url.into()
-}
+use common::{REDIRECT, authorize_url, form_tx, http};
 
 /// Logs jemma in by hand; returns the code and the verifier.
 async fn code_for_jemma(idp: &DevIdp) -> (String, String) {
@@ -41,12 +20,7 @@ async fn code_for_jemma(idp: &DevIdp) -> (String, String) {
         .text()
         .await
         .unwrap();
-    let tx = page
-        .split("name=\"tx\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the login form carries its transaction id")
-        .to_owned();
+    let tx = form_tx(&page);
     let response = http()
         .post(format!("{}login", idp.issuer()))
         .form(&[
@@ -200,17 +174,11 @@ async fn wrong_password_keeps_the_form_with_a_message() {
         .await
         .unwrap();
     assert!(page.contains("not for production") || page.contains("Not for production"));
-    let tx = page
-        .split("name=\"tx\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
+    let tx = form_tx(&page);
     let response = http()
         .post(format!("{}login", idp.issuer()))
         .form(&[
-            ("tx", tx),
+            ("tx", tx.as_str()),
             ("action", "login"),
             ("username", "jemma"),
             ("password", "nope"),
@@ -238,14 +206,7 @@ async fn sign_up_refuses_a_taken_name_and_a_weak_password_in_words_then_signs_in
     );
     let page = http().get(url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("action=\"signup\""), "the sign-up screen");
-    let tx = page
-        .split("name=\"tx\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let tx = form_tx(&page);
     let attempt = |username: &'static str, password: &'static str| {
         let tx = tx.clone();
         let issuer = idp.issuer().to_owned();
