@@ -38,6 +38,24 @@ async fn form(idp: &DevIdp, signup: bool) -> String {
     form_tx(&http().get(url).send().await.unwrap().text().await.unwrap())
 }
 
+/// Signs up through the provider's form; the answer's status (303: signed in).
+async fn sign_up(idp: &DevIdp, username: &str, name: &str, password: &str) -> u16 {
+    let tx = form(idp, true).await;
+    http()
+        .post(format!("{}signup", idp.issuer()))
+        .form(&[
+            ("tx", tx.as_str()),
+            ("username", username),
+            ("name", name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Whether `username` / `password` signs in (the provider sends the browser back with a code).
 async fn signs_in(idp: &DevIdp, username: &str, password: &str) -> bool {
     let tx = form(idp, false).await;
@@ -97,19 +115,11 @@ async fn a_restart_on_the_same_data_file_keeps_a_sign_up_a_new_last_name_and_the
     let (settings, client) = with_data(Some(&data));
     let idp = DevIdp::start(settings).await.unwrap();
 
-    let tx = form(&idp, true).await;
-    let created = http()
-        .post(format!("{}signup", idp.issuer()))
-        .form(&[
-            ("tx", tx.as_str()),
-            ("username", "newbie"),
-            ("name", "Ada Newbie"),
-            ("password", "longer1pass"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 303, "the sign-up went through");
+    assert_eq!(
+        sign_up(&idp, "newbie", "Ada Newbie", "longer1pass").await,
+        303,
+        "the sign-up went through"
+    );
     let token = management_token(&idp, &client).await;
     let patched = http()
         .patch(format!("{}api/v2/users/dev-idp|newbie", idp.issuer()))
@@ -175,18 +185,7 @@ async fn a_restart_on_the_same_data_file_keeps_a_sign_up_a_new_last_name_and_the
 async fn without_a_data_file_a_restart_forgets_sign_ups() {
     let (settings, _) = with_data(None);
     let idp = DevIdp::start(settings.clone()).await.unwrap();
-    let tx = form(&idp, true).await;
-    http()
-        .post(format!("{}signup", idp.issuer()))
-        .form(&[
-            ("tx", tx.as_str()),
-            ("username", "newbie"),
-            ("name", ""),
-            ("password", "longer1pass"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(sign_up(&idp, "newbie", "", "longer1pass").await, 303);
     assert!(idp.user("newbie").is_some());
     idp.stop().await;
     let idp = DevIdp::start(settings).await.unwrap();
