@@ -70,7 +70,6 @@ pub fn run() {
                 }
             });
             tauri::async_runtime::spawn(commands::restore(app.handle().clone()));
-            lean_web_cache(app);
             Ok(())
         })
         .run(context);
@@ -78,24 +77,4 @@ pub fn run() {
         eprintln!("Latchkey could not start: {err}");
         std::process::exit(1);
     }
-}
-
-/// One page, no navigation: WebKit's document-viewer cache model keeps no back/forward page
-/// cache and small resource caches, which is what a single-page app needs (Linux only:
-/// WebKitGTK; other platforms' web views size their caches themselves).
-fn lean_web_cache(app: &tauri::App) {
-    #[cfg(target_os = "linux")]
-    {
-        use tauri::Manager;
-        use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
-        for window in app.webview_windows().into_values() {
-            let _ = window.with_webview(|webview| {
-                if let Some(context) = webview.inner().context() {
-                    context.set_cache_model(CacheModel::DocumentViewer);
-                }
-            });
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = app;
 }

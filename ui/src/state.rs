@@ -14,8 +14,9 @@ pub struct AppState {
     pub after_login: Signal<Option<Page>>,
     /// A command error to show.
     pub error: Signal<Option<String>>,
-    /// What the signed-in person may do, as the sample API says (`None`: not known yet).
-    pub access: Signal<Option<Access>>,
+    /// What the signed-in person may do, as the sample API says (`None`: not known yet;
+    /// `Err`: the API could not say, and the person is treated as holding no permission).
+    pub access: Signal<Option<Result<Access, String>>>,
 }
 
 impl AppState {
@@ -32,7 +33,7 @@ impl AppState {
     /// Whether the Users page is for this person.
     pub fn may_list_users(&self) -> bool {
         self.access
-            .with(|a| a.as_ref().is_some_and(Access::may_list_users))
+            .with(|a| matches!(a, Some(Ok(access)) if access.may_list_users()))
     }
 
     pub fn signed_in(&self) -> bool {
@@ -52,9 +53,7 @@ impl AppState {
             mark(StartupMark::SignedIn);
             let access = self.access;
             sycamore::futures::spawn_local(async move {
-                // Without an answer the person is treated as holding no permission.
-                let known = invoke::<Access>("access", ()).await.unwrap_or_default();
-                access.set(Some(known));
+                access.set(Some(invoke::<Access>("access", ()).await));
             });
         }
         if !matches!(view, SessionView::SignedIn { .. }) {

@@ -227,6 +227,12 @@ pub(crate) struct ListQuery {
 /// Auth0's limit: `page * per_page` may not pass 1,000 results.
 const MAX_LISTED: u64 = 1000;
 
+/// Auth0's paging rules: 1 to 100 per page, and no page past the first 1,000 results (any
+/// number a caller sends is checked without overflow).
+fn paging_is_valid(page: u64, per_page: u64) -> bool {
+    (1..=100).contains(&per_page) && page.saturating_add(1).saturating_mul(per_page) <= MAX_LISTED
+}
+
 /// The words of a Lucene-style user query: field names, wildcards, grouping and the
 /// operators `AND` / `OR` are dropped; what remains must all match.
 fn query_words(q: &str) -> Vec<String> {
@@ -249,10 +255,17 @@ pub(crate) async fn list_users(
     if let Some(denied) = refusal(&p, &headers, "read:users") {
         return denied;
     }
-    p.user_queries
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(raw.unwrap_or_default());
+    {
+        // The latest few, for tests; a long-running dev stack keeps no more.
+        let mut queries = p
+            .user_queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if queries.len() >= 100 {
+            queries.remove(0);
+        }
+        queries.push(raw.unwrap_or_default());
+    }
     // A parameter that is not a whole number is named in the refusal.
     let number = |value: &Option<String>, default: u64, name: &'static str| match value {
         None => Ok(default),
@@ -271,7 +284,7 @@ pub(crate) async fn list_users(
             );
         }
     };
-    if !(1..=100).contains(&per_page) || (page + 1).saturating_mul(per_page) > MAX_LISTED {
+    if !paging_is_valid(page, per_page) {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_paging",
@@ -411,7 +424,18 @@ fn looks_like_email(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{looks_like_email, query_words};
+    use super::{looks_like_email, paging_is_valid, query_words};
+
+    #[test]
+    fn paging_follows_auth0s_limits_for_any_number() {
+        assert!(paging_is_valid(0, 50));
+        assert!(paging_is_valid(9, 100));
+        assert!(!paging_is_valid(10, 100), "past the first 1,000");
+        assert!(!paging_is_valid(0, 0));
+        assert!(!paging_is_valid(0, 101));
+        assert!(!paging_is_valid(u64::MAX, 1), "no overflow");
+        assert!(!paging_is_valid(1, u64::MAX));
+    }
 
     #[test]
     fn query_words_drop_fields_wildcards_and_operators() {

@@ -234,7 +234,7 @@ pub struct UsersPage {
 impl UsersPage {
     /// Whether a page follows this one.
     pub fn has_next(&self) -> bool {
-        u64::from(self.page + 1) * u64::from(self.per_page) < self.total
+        (u64::from(self.page) + 1) * u64::from(self.per_page) < self.total
     }
 }
 
@@ -291,6 +291,20 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_page_knows_whether_another_follows_for_any_page_number() {
+        let page = |page, total| UsersPage {
+            users: vec![],
+            total,
+            page,
+            per_page: 10,
+        };
+        assert!(page(0, 11).has_next());
+        assert!(!page(0, 10).has_next());
+        assert!(!page(1, 20).has_next());
+        assert!(!page(u32::MAX, 5).has_next(), "no overflow");
+    }
 
     #[test]
     fn session_view_serializes_with_a_state_tag() {

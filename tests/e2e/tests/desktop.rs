@@ -697,6 +697,38 @@ async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_api_that_cannot_be_reached_shows_no_users_entry_and_says_why_on_the_profile() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // The provider answers; the API's address has nobody listening.
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stack.config_path).unwrap()).unwrap();
+    config["apiUrl"] = json!(format!("http://127.0.0.1:{}", free_port()));
+    std::fs::write(&stack.config_path, config.to_string()).unwrap();
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_USER", "sebastian");
+    })
+    .await;
+    app.click("#login").await;
+    app.text("#nav-user", "Sebastian Admin").await;
+    app.click("#nav-profile").await;
+    let said = app
+        .text("#profile-permissions", "could not say what you may do")
+        .await;
+    assert!(!said.contains("eyJ"), "{said}");
+    app.screenshot("profile-api-unreachable").await;
+    assert!(
+        !app.exists("#nav-users").await,
+        "no Users entry while the API cannot confirm read:users"
+    );
+    app.click("#logout").await;
+    app.text("#login", "Log in").await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_signs_up_from_the_window_and_starts_with_no_todos() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;

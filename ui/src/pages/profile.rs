@@ -135,7 +135,12 @@ fn Permissions() -> View {
             h3 { "What you may do" }
             (match state.access.get_clone() {
                 None => view! { p(class="muted") { "Asking the API…" } },
-                Some(access) => {
+                Some(Err(message)) => view! {
+                    p(id="profile-permissions", class="notice error") {
+                        "The API could not say what you may do: " (message)
+                    }
+                },
+                Some(Ok(access)) => {
                     let listed = |items: Vec<String>, id: &'static str, none: &'static str| {
                         if items.is_empty() {
                             view! { p(id=id, class="muted") { (none) } }

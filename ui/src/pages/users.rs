@@ -73,7 +73,7 @@ pub fn UsersPage() -> View {
                             button(id="users-prev", class="secondary", disabled=page == 0 || busy.get(),
                                 on:click=move |_| load(searched.get_clone(), page.saturating_sub(1))) { "Previous" }
                             button(id="users-next", class="secondary", disabled=!has_next || busy.get(),
-                                on:click=move |_| load(searched.get_clone(), page + 1)) { "Next" }
+                                on:click=move |_| load(searched.get_clone(), page.saturating_add(1))) { "Next" }
                         }
                     }
                 }
