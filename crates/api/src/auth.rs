@@ -24,11 +24,16 @@ const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Tolerated clock difference for `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
-/// The verified claims of the caller's access token: what this API reads of it, and no more
-/// (cheap to copy for every call, see [`crate::verified`]).
+/// The verified claims of the caller's access token: what this API reads of it, and no more.
+/// One shared allocation: the verified-token cache ([`crate::verified`]) hands the same claims
+/// to every call that carries the token, at the cost of a reference count.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(from = "TokenClaims")]
-pub struct Claims {
+pub struct Claims(Arc<ClaimSet>);
+
+/// The fields of [`Claims`].
+#[derive(Debug)]
+pub struct ClaimSet {
     pub sub: String,
     /// Expiry, Unix seconds (required: a token without one is refused).
     pub exp: u64,
@@ -63,13 +68,21 @@ impl From<TokenClaims> for Claims {
             .collect();
         roles.sort();
         roles.dedup();
-        Self {
+        Self(Arc::new(ClaimSet {
             sub: token.sub,
             exp: token.exp,
             scope: token.scope,
             permissions: token.permissions,
             roles,
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for Claims {
+    type Target = ClaimSet;
+
+    fn deref(&self) -> &ClaimSet {
+        &self.0
     }
 }
 

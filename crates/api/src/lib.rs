@@ -26,7 +26,7 @@ use axum::response::Json;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-pub use auth::{Claims, TokenValidator, bearer_token};
+pub use auth::{ClaimSet, Claims, TokenValidator, bearer_token};
 pub use error::ApiError;
 pub use management::{Management, ManagementConfig};
 pub use store::Store;
@@ -90,7 +90,7 @@ async fn public_message() -> Json<Value> {
 async fn protected_message(claims: Claims) -> Json<Value> {
     Json(json!({
         "message": "The API successfully validated your access token.",
-        "sub": claims.sub,
+        "sub": &claims.sub,
     }))
 }
 
@@ -98,6 +98,6 @@ async fn admin_message(claims: Claims) -> Result<Json<Value>, ApiError> {
     claims.require(ADMIN_PERMISSION)?;
     Ok(Json(json!({
         "message": "The API successfully recognized you as an admin.",
-        "sub": claims.sub,
+        "sub": &claims.sub,
     })))
 }

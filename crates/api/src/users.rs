@@ -29,9 +29,9 @@ pub struct Me {
 
 pub async fn me(claims: Claims) -> Json<Me> {
     Json(Me {
-        roles: claims.roles,
-        sub: claims.sub,
-        permissions: claims.permissions,
+        roles: claims.roles.clone(),
+        sub: claims.sub.clone(),
+        permissions: claims.permissions.clone(),
     })
 }
 
