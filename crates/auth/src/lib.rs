@@ -40,6 +40,7 @@ pub mod fuzzing;
 
 mod idtoken;
 mod lock;
+mod log;
 mod login;
 mod logout;
 mod loopback;
@@ -60,6 +61,7 @@ pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::SessionError;
 pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
+pub use log::{LOG_ENV, log_filter};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};
 pub use logout::{LogoutOutcome, end_session_url};
 pub use loopback::{
