@@ -6,9 +6,15 @@
 //! token can hit it; it is used only before the token's `exp` (no leeway); a failed check is
 //! never remembered; the number of entries is capped, so a flood of distinct tokens cannot
 //! grow it; and everything is forgotten when the issuer's keys are fetched again.
+//!
+//! The map hashes with foldhash (randomly seeded per process) rather than SipHash: a key is a
+//! whole token of about a kilobyte, hashed on every call, and only tokens that passed the
+//! signature check are ever inserted, so nobody can choose keys to collide.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
+
+use foldhash::fast::RandomState;
 
 use crate::auth::Claims;
 
@@ -16,14 +22,14 @@ use crate::auth::Claims;
 pub const CAPACITY: usize = 4096;
 
 pub(crate) struct VerifiedTokens {
-    entries: RwLock<HashMap<Box<str>, Claims>>,
+    entries: RwLock<HashMap<Box<str>, Claims, RandomState>>,
     capacity: usize,
 }
 
 impl VerifiedTokens {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
             capacity,
         }
     }
