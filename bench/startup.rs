@@ -24,14 +24,13 @@ pub(crate) struct RunningApp {
 
 impl RunningApp {
     pub(crate) fn start(inputs: &Inputs, config: &Path, report: PathBuf) -> Result<Self> {
-        Self::start_program(&inputs.app, Some(config), &[], report)
+        Self::start_program(&inputs.app, Some(config), report)
     }
 
     /// `program` (Latchkey with `config`, or the empty app without one).
     pub(crate) fn start_program(
         program: &Path,
         config: Option<&Path>,
-        env: &[(&str, &str)],
         report: PathBuf,
     ) -> Result<Self> {
         let _ = std::fs::remove_file(&report);
@@ -40,7 +39,6 @@ impl RunningApp {
         if let Some(config) = config {
             command.env("LATCHKEY_CONFIG", config);
         }
-        command.envs(env.iter().copied());
         let child = command
             .env("LATCHKEY_STARTUP_REPORT", &report)
             .stdout(Stdio::null())
@@ -101,32 +99,17 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
     let fresh_config = fresh.write_config(&dir);
     let (mut first_paint, mut empty_paint, mut empty_memory, mut empty_processes) =
         (vec![], vec![], vec![], 0);
-    let mut empty_software_memory = vec![];
     for _ in 0..inputs.runs {
         let app = RunningApp::start(inputs, &fresh_config, report.clone())?;
         first_paint.push(app.seconds_to("firstPaint").await?);
         app.stop().await;
-        let empty = RunningApp::start_program(&inputs.empty_app, None, &[], report.clone())?;
+        let empty = RunningApp::start_program(&inputs.empty_app, None, report.clone())?;
         empty_paint.push(empty.seconds_to("firstPaint").await?);
         tokio::time::sleep(IDLE).await;
         if let Some(pid) = empty.pid() {
             let (kb, count) = group_pss_kb(pid);
             empty_memory.push(kb / 1024.0);
             empty_processes = count;
-        }
-        empty.stop().await;
-        // Latchkey composites in software (its shell sets WebKitGTK's policy); the same
-        // choice for the empty app, by WebKit's own variable, is the like-for-like floor.
-        let empty = RunningApp::start_program(
-            &inputs.empty_app,
-            None,
-            &[("WEBKIT_DISABLE_COMPOSITING_MODE", "1")],
-            report.clone(),
-        )?;
-        empty.seconds_to("firstPaint").await?;
-        tokio::time::sleep(IDLE).await;
-        if let Some(pid) = empty.pid() {
-            empty_software_memory.push(group_pss_kb(pid).0 / 1024.0);
         }
         empty.stop().await;
     }
@@ -154,7 +137,6 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
     let paint_ratio = pairs(&first_paint, &empty_paint, |a, b| a / b);
     let restore_after_paint = pairs(&restored, &first_paint, |a, b| (a - b) * 1000.0);
     let memory_over_empty = pairs(&memory, &empty_memory, |a, b| a - b);
-    let memory_over_empty_software = pairs(&memory, &empty_software_memory, |a, b| a - b);
     Ok(vec![
         Figure::new("startup_first_paint_s", "Start-up: first paint", "s", stat(first_paint))
             .method("release app under Xvfb, nothing stored: process spawn to the UI's first-render mark (the UI calls `mark`, the shell timestamps it)"),
@@ -169,17 +151,12 @@ pub(crate) async fn startup(inputs: &Inputs) -> Result<Vec<Figure>> {
             .target(Target::AtMost(100.0))
             .method("signed-in view of run i minus first paint of run i"),
         Figure::new("idle_pss_mib", format!("Idle memory after sign-in ({processes} processes)"), "MiB", stat(memory))
-            .method("PSS summed over the app's process group (the app and WebKit's web and network processes) 4 s after the signed-in view; Latchkey's shell has WebKitGTK composite in software"),
+            .method("PSS summed over the app's process group (the app and WebKit's web and network processes) 4 s after the signed-in view"),
         Figure::new("empty_idle_pss_mib", format!("Idle memory, empty Tauri app ({empty_processes} processes)"), "MiB", stat(empty_memory))
-            .method("the same sum for the empty app with WebKit's defaults, 4 s after its first paint"),
+            .method("the same sum for the empty app, 4 s after its first paint"),
         Figure::new("idle_pss_over_empty_mib", "Idle memory, Latchkey minus empty app", "MiB", stat(memory_over_empty))
             .target(Target::AtMost(30.0))
             .method("run by run"),
-        Figure::new("empty_software_idle_pss_mib", "Idle memory, empty Tauri app composited in software", "MiB", stat(empty_software_memory))
-            .method("the empty app with WEBKIT_DISABLE_COMPOSITING_MODE=1, Latchkey's choice, measured the same way in the same runs"),
-        Figure::new("idle_pss_over_empty_software_mib", "Idle memory, Latchkey minus empty app composited in software", "MiB", stat(memory_over_empty_software))
-            .target(Target::AtMost(30.0))
-            .method("run by run: the like-for-like floor"),
     ])
 }
 
