@@ -96,19 +96,48 @@ pub(crate) fn unix_micros(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros())
 }
 
+/// The sections, in the order a full run takes them.
+const SECTIONS: [&str; 5] = ["sizes", "sign-in", "refresh", "startup", "api"];
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let inputs = Inputs::from_env()?;
+    // `cargo xtask bench --only <section>`: one section, printed and not recorded, for
+    // whoever works on one figure. The recorded results always come from a whole run.
+    let only = std::env::var("LATCHKEY_BENCH_ONLY").ok();
+    if let Some(section) = &only
+        && !SECTIONS.contains(&section.as_str())
+    {
+        anyhow::bail!(
+            "no bench section {section:?}; the sections: {}",
+            SECTIONS.join(", ")
+        );
+    }
+    let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let mut figures = Vec::new();
-    eprintln!("bench: sizes");
-    figures.extend(sizes(&inputs)?);
-    eprintln!("bench: sign-in overhead");
-    figures.extend(sign_in_overhead(&inputs).await?);
-    eprintln!("bench: refresh under contention");
-    figures.extend(refresh_contention(&inputs).await?);
-    eprintln!("bench: start-up and memory (release app and the empty app under Xvfb)");
-    figures.extend(startup(&inputs).await?);
-    eprintln!("bench: API throughput (wrk), Latchkey's API against Express + express-jwt");
-    figures.extend(api_throughput(&inputs).await?);
+    if runs("sizes") {
+        eprintln!("bench: sizes");
+        figures.extend(sizes(&inputs)?);
+    }
+    if runs("sign-in") {
+        eprintln!("bench: sign-in overhead");
+        figures.extend(sign_in_overhead(&inputs).await?);
+    }
+    if runs("refresh") {
+        eprintln!("bench: refresh under contention");
+        figures.extend(refresh_contention(&inputs).await?);
+    }
+    if runs("startup") {
+        eprintln!("bench: start-up and memory (release app and the empty app under Xvfb)");
+        figures.extend(startup(&inputs).await?);
+    }
+    if runs("api") {
+        eprintln!("bench: API throughput (wrk), Latchkey's API against Express + express-jwt");
+        figures.extend(api_throughput(&inputs).await?);
+    }
+    if only.is_some() {
+        print!("{}", report::table(&figures));
+        return Ok(());
+    }
     report(&inputs, &figures)
 }

@@ -145,13 +145,8 @@ pub(crate) fn machine() -> Value {
     })
 }
 
-pub(crate) fn report(inputs: &Inputs, figures: &[Figure]) -> Result<()> {
-    let machine = machine();
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+/// The figures as a Markdown table, each with its verdict against its target.
+pub(crate) fn table(figures: &[Figure]) -> String {
     let verdict = |f: &Figure| match f.verdict() {
         Some(true) => "met",
         Some(false) => "MISSED",
@@ -173,6 +168,17 @@ pub(crate) fn report(inputs: &Inputs, figures: &[Figure]) -> Result<()> {
             verdict(f),
         ));
     }
+    table
+}
+
+pub(crate) fn report(inputs: &Inputs, figures: &[Figure]) -> Result<()> {
+    let machine = machine();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let table = table(figures);
     println!("{table}");
     let missed: Vec<&str> = figures
         .iter()

@@ -14,7 +14,7 @@ use crate::ui::ui;
 use crate::util::{cargo, run, target_dir, workspace_root};
 
 #[cfg(not(unix))]
-pub(crate) fn bench() -> Result {
+pub(crate) fn bench(_args: &[String]) -> Result {
     Err(
         "the benchmarks need Linux (Debian or Ubuntu): they use Xvfb, D-Bus and gnome-keyring"
             .into(),
@@ -23,8 +23,19 @@ pub(crate) fn bench() -> Result {
 
 /// Release builds, wrk and the Express peer, then `latchkey-bench` with a Secret Service and
 /// a virtual display; it writes bench/results.json and bench/RESULTS.md.
+/// `--only SECTION` (sizes, sign-in, refresh, startup, api) runs one section and records
+/// nothing.
 #[cfg(unix)]
-pub(crate) fn bench() -> Result {
+pub(crate) fn bench(args: &[String]) -> Result {
+    let only = match args {
+        [] => None,
+        [flag, section] if flag == "--only" => Some(section.clone()),
+        _ => {
+            return Err(
+                "usage: cargo xtask bench [--only sizes|sign-in|refresh|startup|api]".into(),
+            );
+        }
+    };
     let packages: Vec<&str> = BUILD_PACKAGES
         .iter()
         .chain(TEST_PACKAGES)
@@ -101,6 +112,9 @@ pub(crate) fn bench() -> Result {
                 commit
             },
         );
+    if let Some(section) = only {
+        bench.env("LATCHKEY_BENCH_ONLY", section);
+    }
     let runtime = stage(&mut bench, &target, "bench-home")?;
     let result = run(bench.in_keyring_session());
     stop_keyring_daemons(&runtime);

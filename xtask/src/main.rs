@@ -15,6 +15,7 @@
 //! - `cargo xtask bench`: builds the release app and API, installs wrk and the Express peer,
 //!   measures start-up, sign-in overhead, sizes, memory, refresh contention and API throughput,
 //!   and writes `bench/results.json` and `bench/RESULTS.md` (not part of the test run).
+//!   `--only SECTION` (sizes, sign-in, refresh, startup, api) runs one and records nothing.
 //! - `cargo xtask windows`: lints and builds the app, the CLI, the engine, the API and the dev
 //!   IdP for `x86_64-pc-windows-gnu` (mingw-w64), as the test run does.
 //! - `cargo xtask fuzz [--seconds N]`: runs every fuzz target in `fuzz/` (cargo-fuzz on the
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
         Some("dev-stack") => dev_stack::dev_stack(),
         Some("windows") => windows::windows().map(|_| ()),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
-        Some("bench") => bench::bench(),
+        Some("bench") => bench::bench(&args[1..]),
         Some("demo") => dev_stack::demo(),
         Some("bundle") => {
             let debug = args.iter().any(|a| a == "--debug");
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench|bundle [--debug]|ui [--release]|dev-stack|windows|fuzz [--seconds N]>"
+                "usage: cargo xtask <demo|test|bench [--only SECTION]|bundle [--debug]|ui [--release]|dev-stack|windows|fuzz [--seconds N]>"
             );
             return ExitCode::from(2);
         }
