@@ -123,6 +123,15 @@ async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
     }
 }
 
+/// A WebDriver call that gets no answer in 30 s fails the test and names the call, instead
+/// of hanging the suite until CI's limit. Seen: with WebKitGTK's compositing or DMA-BUF
+/// renderer turned off, WebKitWebDriver's screenshot of a still page never returns.
+async fn answered<T>(what: &str, call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .unwrap_or_else(|_| panic!("WebDriver did not answer {what} in 30 s"))
+}
+
 impl App {
     /// Asks `probe` every 100 ms for up to 30 s until it answers `Ok`. On timeout it keeps a
     /// screenshot and fails, saying what `css` was expected to do and what was last seen.
@@ -180,7 +189,10 @@ impl App {
     }
 
     async fn click(&self, css: &str) {
-        self.element(css).await.click().await.unwrap();
+        let element = self.element(css).await;
+        answered(&format!("a click on {css}"), element.click())
+            .await
+            .unwrap();
     }
 
     /// Replaces the text of the input `css` with `text`, as typing would.
@@ -225,7 +237,12 @@ impl App {
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("latchkey-screenshots"));
         std::fs::create_dir_all(&dir).unwrap();
-        let png = self.client.screenshot().await.unwrap();
+        let png = answered(
+            &format!("the screenshot {name:?}"),
+            self.client.screenshot(),
+        )
+        .await
+        .unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
