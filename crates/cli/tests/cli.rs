@@ -156,6 +156,21 @@ async fn without_a_vault_the_cli_says_so_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_log_filter_that_is_not_one_is_named_and_the_command_still_runs() {
+    let s = stack().await;
+    let bad = [("LATCHKEY_LOG", "latchkey_auth=loud")];
+    let (_, out, err) = cli(&s.config_path, &["status"], &bad).await;
+    assert!(
+        err.contains("LATCHKEY_LOG=\"latchkey_auth=loud\" is not a log filter"),
+        "{err}"
+    );
+    assert!(
+        out.contains("Not signed in"),
+        "status still answered: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cli_processes_started_at_the_same_moment_all_keep_the_session() {
     let s = signed_in("jemma").await;
     let c = &s.config_path;
