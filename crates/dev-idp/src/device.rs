@@ -174,12 +174,7 @@ pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Respons
                 return error("invalid_grant", "Unknown device code.");
             };
             drop(grants);
-            let Some(user) = p
-                .directory
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .by_sub(&sub)
-            else {
+            let Some(user) = p.user(&sub) else {
                 return error("invalid_grant", "The user no longer exists.");
             };
             let offline = grant

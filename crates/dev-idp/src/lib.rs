@@ -234,6 +234,14 @@ pub(crate) struct Provider {
 }
 
 impl Provider {
+    /// The user whose `sub` this is, as the directory holds them now.
+    fn user(&self, sub: &str) -> Option<User> {
+        self.directory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_sub(sub)
+    }
+
     /// Holds the answer here if a test stalled the provider at `point`, saying so first.
     async fn stall_at(&self, point: Stall) {
         let armed = *self.stall.lock().unwrap_or_else(PoisonError::into_inner) == Some(point);

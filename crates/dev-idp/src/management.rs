@@ -325,12 +325,7 @@ pub(crate) async fn get_user(
     if let Some(denied) = refusal(&p, &headers, "read:users") {
         return denied;
     }
-    match p
-        .directory
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .by_sub(&id)
-    {
+    match p.user(&id) {
         Some(user) => Json(user_json(&p, &user)).into_response(),
         None => error(
             StatusCode::NOT_FOUND,

@@ -140,12 +140,7 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     if !valid_verifier || challenge.as_str() != grant.code_challenge {
         return invalid("PKCE verification failed.");
     }
-    let Some(user) = p
-        .directory
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .by_sub(&grant.sub)
-    else {
+    let Some(user) = p.user(&grant.sub) else {
         return invalid("The user no longer exists.");
     };
     let offline = grant
@@ -233,12 +228,7 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
         )
     });
     drop(state);
-    let Some(user) = p
-        .directory
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .by_sub(&sub)
-    else {
+    let Some(user) = p.user(&sub) else {
         return invalid("The user no longer exists.");
     };
     token_response(

@@ -1,6 +1,6 @@
 //! `/userinfo` (OpenID Connect Core §5.3) for the bearer of an access token this provider signed.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -27,12 +27,7 @@ pub(crate) async fn userinfo(State(p): State<Arc<Provider>>, headers: HeaderMap)
     let Some(claims) = p.bearer_claims::<VerifiedAccess>(&headers) else {
         return unauthorized();
     };
-    let Some(user) = p
-        .directory
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .by_sub(&claims.sub)
-    else {
+    let Some(user) = p.user(&claims.sub) else {
         return unauthorized();
     };
     let sub = match p.take_tamper(&[Tamper::UserinfoOtherSubject]) {
