@@ -1,32 +1,68 @@
 //! Memory: the proportional set size of the app and its WebKit processes.
 
-/// The proportional set size (kB) of every process in process group `group`: the app and the
+/// The proportional set size (MiB) of one app's process group, by the part each process plays.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct GroupPss {
+    /// The app's own process: the Rust shell.
+    pub(crate) app: f64,
+    /// WebKit's web processes: the page, its JavaScript and WebAssembly, its rendering.
+    pub(crate) web: f64,
+    /// WebKit's network process (and any other process in the group).
+    pub(crate) other: f64,
+    pub(crate) processes: usize,
+}
+
+impl GroupPss {
+    pub(crate) fn total(&self) -> f64 {
+        self.app + self.web + self.other
+    }
+}
+
+/// The PSS of every process in process group `group` (the app is its leader): the app and the
 /// web view's WebKit processes, shared pages counted once in proportion.
-pub(crate) fn group_pss_kb(group: u32) -> (f64, usize) {
-    let mut total = 0.0;
-    let mut processes = 0;
+pub(crate) fn group_pss(group: u32) -> GroupPss {
+    let mut sum = GroupPss::default();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return (f64::NAN, 0);
+        return GroupPss {
+            app: f64::NAN,
+            ..sum
+        };
     };
     for entry in entries.flatten() {
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // Fields after the command name: state, ppid, pgrp, …
-        let pgrp = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces or parentheses.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let pid = head
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse::<u32>().ok());
+        let comm = head.split_once('(').map_or("", |(_, comm)| comm);
+        let pgrp = rest
+            .split_whitespace()
+            .nth(2)
             .and_then(|p| p.parse::<u32>().ok());
         if pgrp != Some(group) {
             continue;
         }
         let rollup = std::fs::read_to_string(entry.path().join("smaps_rollup")).unwrap_or_default();
-        if let Some(kb) = rollup
+        let Some(kb) = rollup
             .lines()
             .find_map(|l| l.strip_prefix("Pss:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        {
-            total += kb;
-            processes += 1;
+        else {
+            continue;
+        };
+        let mib = kb / 1024.0;
+        if pid == Some(group) {
+            sum.app += mib;
+        } else if comm.starts_with("WebKitWebProces") {
+            sum.web += mib;
+        } else {
+            sum.other += mib;
         }
+        sum.processes += 1;
     }
-    (total, processes)
+    sum
 }
