@@ -124,8 +124,8 @@ async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
 }
 
 /// A WebDriver call that gets no answer in 30 s fails the test and names the call, instead
-/// of hanging the suite until CI's limit. Seen: with WebKitGTK's compositing or DMA-BUF
-/// renderer turned off, WebKitWebDriver's screenshot of a still page never returns.
+/// of hanging the suite until CI's limit. Seen: without WebKitGTK's compositing (as Latchkey
+/// runs), WebKitWebDriver's screenshot of a still page never returns; see `screenshot`.
 async fn answered<T>(what: &str, call: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), call)
         .await
@@ -237,12 +237,30 @@ impl App {
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join("latchkey-screenshots"));
         std::fs::create_dir_all(&dir).unwrap();
+        // WebKitGTK paints Latchkey's window without compositing, and then WebKitWebDriver's
+        // screenshot waits for a repaint that a still page never makes. A one-pixel, all but
+        // transparent element turning (the app's own `spin` keyframes) keeps repaints coming
+        // while the screenshot is taken; it is gone again before the next step.
+        let _ = self
+            .client
+            .execute(
+                "const d = document.createElement('div'); d.id = 'e2e-repaint'; \
+                 d.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;\
+                 opacity:.01;animation:spin 1s linear infinite'; \
+                 document.body.appendChild(d);",
+                vec![],
+            )
+            .await;
         let png = answered(
             &format!("the screenshot {name:?}"),
             self.client.screenshot(),
         )
         .await
         .unwrap();
+        let _ = self
+            .client
+            .execute("document.getElementById('e2e-repaint')?.remove()", vec![])
+            .await;
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
