@@ -5,8 +5,13 @@ use std::process::Command;
 
 use crate::Result;
 
+/// The checkout `cargo xtask` was run in. `cargo run` names xtask's folder at run time; the
+/// folder compiled in is only the fallback, because clones sharing one `CARGO_TARGET_DIR` can
+/// run a binary that another clone built (and that clone may be gone).
 pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()

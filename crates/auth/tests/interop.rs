@@ -19,7 +19,13 @@ struct Interop {
 }
 
 async fn start() -> Interop {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+    // `cargo test` names this crate's folder at run time; the one compiled in may be another
+    // clone's when clones share a target directory.
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    let dir = crate_dir.join("../../tests/interop");
     assert!(
         dir.join("node_modules/oidc-provider").exists(),
         "oidc-provider is not installed: run `cargo xtask test`, which runs `npm ci` in tests/interop"
