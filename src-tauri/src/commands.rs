@@ -8,6 +8,7 @@ use tauri::{AppHandle, Manager, State};
 
 use crate::state::{
     AppState, Engine, not_configured, profile_view, publish, sentence, signed_in, signed_out,
+    signed_out_after,
 };
 
 /// The session as the UI should show it now.
@@ -69,6 +70,7 @@ pub async fn logout(app: AppHandle, state: State<'_, AppState>) -> Result<(), Er
         SessionView::SignedOut {
             message,
             provider_session,
+            ended: None,
         },
     );
     Ok(())
@@ -84,6 +86,7 @@ async fn keep_revoking(app: AppHandle, session: latchkey_auth::Session) {
     if let SessionView::SignedOut {
         message: Some(message),
         provider_session,
+        ..
     } = state.view()
         && message == REVOCATION_PENDING
     {
@@ -93,6 +96,7 @@ async fn keep_revoking(app: AppHandle, session: latchkey_auth::Session) {
             SessionView::SignedOut {
                 message: Some(confirmed),
                 provider_session,
+                ended: None,
             },
         );
     }
@@ -118,6 +122,7 @@ pub async fn end_provider_session(app: AppHandle, state: State<'_, AppState>) ->
     let view = |provider_session, message| SessionView::SignedOut {
         message,
         provider_session,
+        ended: None,
     };
     publish(&app, view(ProviderSession::Ending, None));
     let result = session
@@ -142,7 +147,11 @@ pub async fn end_provider_session(app: AppHandle, state: State<'_, AppState>) ->
 }
 
 #[tauri::command]
-pub async fn call_api(state: State<'_, AppState>, endpoint: Endpoint) -> Result<ApiResult, Error> {
+pub async fn call_api(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    endpoint: Endpoint,
+) -> Result<ApiResult, Error> {
     let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
     let url = session
         .config()
@@ -157,7 +166,7 @@ pub async fn call_api(state: State<'_, AppState>, endpoint: Endpoint) -> Result<
     let response = api
         .get(url.as_str())
         .await
-        .map_err(|e| Error::new(e.to_string()))?;
+        .map_err(|e| crate::data::session_ended_by(&app, e))?;
     Ok(ApiResult::new(response.status, &response.body))
 }
 
@@ -252,12 +261,17 @@ pub async fn restore(app: AppHandle) {
 fn restored_view(restored: Result<Restored, latchkey_auth::SessionError>) -> SessionView {
     match restored {
         Ok(Restored::SignedIn(profile)) => signed_in(&profile),
-        Ok(Restored::Offline { profile, reason }) => SessionView::Offline {
+        Ok(Restored::Offline {
+            profile,
+            reason,
+            details,
+        }) => SessionView::Offline {
             profile: profile.as_ref().map(profile_view),
-            reason: sentence(&reason),
+            reason: format!("{reason}. Latchkey keeps trying and signs you back in by itself."),
+            details: sentence(&details),
         },
         Ok(Restored::NothingStored) => signed_out(None),
-        Err(err) => signed_out(Some(err.to_string())),
+        Err(err) => signed_out_after(&err),
     }
 }
 

@@ -2,34 +2,36 @@
 //! profile form, what the person may do, and (for admins) the provider's users. The web view names what it wants; the shell decides the URL and holds the
 //! token.
 
+use latchkey_auth::ApiError;
 use latchkey_ipc::{
     Access, Error, ProfileChange, ProfileForm, Todo, TodoChange, UsersPage, explain_status,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Manager};
 
-use crate::state::{AppState, Engine, publish, signed_in};
+use crate::state::{AppState, Engine, publish, signed_in, signed_out_after};
 
 /// Calls the API at `path` and reads its JSON answer; a refusal becomes the API's own words.
 async fn api<T: DeserializeOwned>(
-    state: &AppState,
+    app: &AppHandle,
     method: Method,
     path: &[&str],
     body: Option<Value>,
 ) -> Result<T, Error> {
-    api_with_query(state, method, path, &[], body).await
+    api_with_query(app, method, path, &[], body).await
 }
 
 /// [`api`] with query parameters, encoded here (never a query string from the web view).
 async fn api_with_query<T: DeserializeOwned>(
-    state: &AppState,
+    app: &AppHandle,
     method: Method,
     path: &[&str],
     query: &[(&str, &str)],
     body: Option<Value>,
 ) -> Result<T, Error> {
+    let state = app.state::<AppState>();
     let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
     let mut url = session.config().api_url.clone();
     url.path_segments_mut()
@@ -42,7 +44,7 @@ async fn api_with_query<T: DeserializeOwned>(
     let response = api
         .send(method, url.as_str(), body.as_ref())
         .await
-        .map_err(|e| Error::new(e.to_string()))?;
+        .map_err(|e| session_ended_by(app, e))?;
     let text = if response.body.is_empty() {
         "null"
     } else {
@@ -62,6 +64,17 @@ async fn api_with_query<T: DeserializeOwned>(
     }))
 }
 
+/// An API call's failure as the window's error; when the session ended on the way (the
+/// provider refused the refresh), the window shows the signed-out view with the reason.
+pub fn session_ended_by(app: &AppHandle, err: ApiError) -> Error {
+    if let ApiError::Session(err) = &err
+        && err.ended_the_session()
+    {
+        publish(app, signed_out_after(err));
+    }
+    Error::new(err.to_string())
+}
+
 /// Todo ids come from the API as UUIDs; anything else from the web view is refused here,
 /// before it can become part of a URL.
 fn todo_id(id: &str) -> Result<&str, Error> {
@@ -77,14 +90,14 @@ fn todo_id(id: &str) -> Result<&str, Error> {
 }
 
 #[tauri::command]
-pub async fn todos(state: State<'_, AppState>) -> Result<Vec<Todo>, Error> {
-    api(&state, Method::GET, &["api", "todos"], None).await
+pub async fn todos(app: AppHandle) -> Result<Vec<Todo>, Error> {
+    api(&app, Method::GET, &["api", "todos"], None).await
 }
 
 #[tauri::command]
-pub async fn add_todo(state: State<'_, AppState>, title: String) -> Result<Todo, Error> {
+pub async fn add_todo(app: AppHandle, title: String) -> Result<Todo, Error> {
     api(
-        &state,
+        &app,
         Method::POST,
         &["api", "todos"],
         Some(json!({ "title": title })),
@@ -93,41 +106,36 @@ pub async fn add_todo(state: State<'_, AppState>, title: String) -> Result<Todo,
 }
 
 #[tauri::command]
-pub async fn update_todo(
-    state: State<'_, AppState>,
-    id: String,
-    change: TodoChange,
-) -> Result<Todo, Error> {
+pub async fn update_todo(app: AppHandle, id: String, change: TodoChange) -> Result<Todo, Error> {
     let id = todo_id(&id)?;
     let body = serde_json::to_value(&change).map_err(|e| Error::new(e.to_string()))?;
-    api(&state, Method::PATCH, &["api", "todos", id], Some(body)).await
+    api(&app, Method::PATCH, &["api", "todos", id], Some(body)).await
 }
 
 #[tauri::command]
-pub async fn delete_todo(state: State<'_, AppState>, id: String) -> Result<(), Error> {
+pub async fn delete_todo(app: AppHandle, id: String) -> Result<(), Error> {
     let id = todo_id(&id)?;
-    api::<Value>(&state, Method::DELETE, &["api", "todos", id], None)
+    api::<Value>(&app, Method::DELETE, &["api", "todos", id], None)
         .await
         .map(|_| ())
 }
 
 #[tauri::command]
-pub async fn profile_form(state: State<'_, AppState>) -> Result<ProfileForm, Error> {
-    api(&state, Method::GET, &["api", "profile"], None).await
+pub async fn profile_form(app: AppHandle) -> Result<ProfileForm, Error> {
+    api(&app, Method::GET, &["api", "profile"], None).await
 }
 
 /// Saves the names (and email) at the provider through the API, then renews the tokens so
 /// the profile view shows what the provider now says.
 #[tauri::command]
-pub async fn save_profile(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    change: ProfileChange,
-) -> Result<ProfileForm, Error> {
+pub async fn save_profile(app: AppHandle, change: ProfileChange) -> Result<ProfileForm, Error> {
     let body = serde_json::to_value(&change).map_err(|e| Error::new(e.to_string()))?;
-    let saved: ProfileForm = api(&state, Method::PATCH, &["api", "profile"], Some(body)).await?;
-    let session = state.session()?;
+    let saved: ProfileForm = api(&app, Method::PATCH, &["api", "profile"], Some(body)).await?;
+    let session = app.state::<AppState>().session()?;
     let profile = session.reload_profile().await.map_err(|e| {
+        if e.ended_the_session() {
+            publish(&app, signed_out_after(&e));
+        }
         Error::new(format!(
             "Saved, but the new name shows after the next sign-in: {e}"
         ))
@@ -138,20 +146,16 @@ pub async fn save_profile(
 
 /// What the signed-in person may do, as the sample API reads their access token.
 #[tauri::command]
-pub async fn access(state: State<'_, AppState>) -> Result<Access, Error> {
-    api(&state, Method::GET, &["api", "me"], None).await
+pub async fn access(app: AppHandle) -> Result<Access, Error> {
+    api(&app, Method::GET, &["api", "me"], None).await
 }
 
 /// A page of the provider's users matching `search`; the API checks `read:users`.
 #[tauri::command]
-pub async fn users(
-    state: State<'_, AppState>,
-    search: String,
-    page: u32,
-) -> Result<UsersPage, Error> {
+pub async fn users(app: AppHandle, search: String, page: u32) -> Result<UsersPage, Error> {
     let page = page.to_string();
     api_with_query(
-        &state,
+        &app,
         Method::GET,
         &["api", "users"],
         &[("q", search.trim()), ("page", &page)],

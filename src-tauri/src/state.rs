@@ -4,7 +4,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use latchkey_auth::{
-    ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session, lock_unpoisoned,
+    ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session, SessionError, advice,
+    lock_unpoisoned,
 };
 use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
 use tauri::{AppHandle, Emitter, Manager};
@@ -39,6 +40,8 @@ pub struct Engine {
 pub struct Setup {
     pub config_path: String,
     pub problem: Option<String>,
+    /// The `loopbackPorts` of the file that is there, when it names some.
+    pub ports_in_file: Option<Vec<u16>>,
 }
 
 impl AppState {
@@ -101,20 +104,35 @@ fn load_engine(deep_link: Option<&Url>) -> Result<Engine, Setup> {
         Err(ConfigError::Missing { path }) => Err(Setup {
             config_path: path.display().to_string(),
             problem: None,
+            ports_in_file: None,
         }),
-        Err(err) => Err(Setup {
-            config_path: Config::path().display().to_string(),
-            problem: Some(sentence(&err.to_string())),
-        }),
+        Err(err) => {
+            let path = Config::path();
+            let ports_in_file = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| advice::ports_in(&text));
+            Err(Setup {
+                config_path: path.display().to_string(),
+                problem: Some(sentence(&err.to_string())),
+                ports_in_file,
+            })
+        }
     }
 }
 
 /// The first window when nothing usable is configured: where the file goes and what to put in it.
 pub fn not_configured(setup: Setup) -> SessionView {
+    let ports_from_file = setup.ports_in_file.is_some();
+    let loopback_ports = setup
+        .ports_in_file
+        .unwrap_or_else(|| advice::SUGGESTED_LOOPBACK_PORTS.to_vec());
     SessionView::NotConfigured {
         config_path: setup.config_path,
         problem: setup.problem,
         dev_stack_example: DEV_STACK_JSON.to_owned(),
+        callback_urls: advice::callback_urls(&loopback_ports),
+        loopback_ports,
+        ports_from_file,
     }
 }
 
@@ -147,6 +165,21 @@ pub fn signed_out(message: Option<String>) -> SessionView {
     SessionView::SignedOut {
         message: message.map(|m| sentence(&m)),
         provider_session: ProviderSession::Unknown,
+        ended: None,
+    }
+}
+
+/// The signed-out view after `err`: why the session ended when it did (a calm notice, not
+/// an error), else what went wrong.
+pub fn signed_out_after(err: &SessionError) -> SessionView {
+    if err.ended_the_session() {
+        SessionView::SignedOut {
+            message: None,
+            provider_session: ProviderSession::Unknown,
+            ended: Some(sentence(&err.to_string())),
+        }
+    } else {
+        signed_out(Some(err.to_string()))
     }
 }
 

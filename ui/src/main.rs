@@ -3,6 +3,7 @@
 
 mod components;
 mod pages;
+mod palette;
 mod state;
 mod tauri;
 
@@ -11,7 +12,7 @@ use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
 use components::nav::NavBar;
-use components::offline::Offline;
+use components::offline::{Offline, OfflinePage};
 use components::provider_session::ProviderSessionNotice;
 use components::setup::Setup;
 use components::waiting::Waiting;
@@ -49,24 +50,40 @@ fn App() -> View {
                 Screen::Loading => view! {
                     div(id="loading", class="loading") { div(class="spinner") {} "Restoring your session…" }
                 },
-                Screen::NotConfigured { config_path, problem, dev_stack_example } => view! {
-                    Setup(config_path=config_path, problem=problem.unwrap_or_default(), dev_stack_example=dev_stack_example)
+                Screen::NotConfigured { config_path, problem, dev_stack_example, loopback_ports, callback_urls, ports_from_file } => view! {
+                    Setup(
+                        config_path=config_path,
+                        problem=problem.unwrap_or_default(),
+                        dev_stack_example=dev_stack_example,
+                        loopback_ports=loopback_ports,
+                        callback_urls=callback_urls,
+                        ports_from_file=ports_from_file,
+                    )
                 },
                 Screen::Waiting { sign_in_url, signup, refused } => view! {
                     Waiting(sign_in_url=sign_in_url, signup=signup, refused=refused.unwrap_or_default())
                 },
-                Screen::SignedOut { message, provider_session } => view! {
+                Screen::SignedOut { message, provider_session, ended } => view! {
+                    (match ended.clone() {
+                        Some(why) => view! {
+                            div(id="session-ended", class="notice info", role="status") {
+                                strong { "Please sign in again" }
+                                (why)
+                            }
+                        },
+                        None => view! {},
+                    })
                     (match message.clone() {
-                        Some(text) => view! { div(id="signed-out-message", class="notice error") { (text) } },
+                        Some(text) => view! { div(id="signed-out-message", class="notice error", role="alert") { (text) } },
                         None => view! {},
                     })
                     ProviderSessionNotice(provider_session=provider_session)
                     (page(state.page.get()))
                 },
                 Screen::SignedIn => page(state.page.get()),
-                Screen::Offline { name, reason } => view! {
-                    Offline(name=name.unwrap_or_default(), reason=reason)
-                    (page(state.page.get()))
+                Screen::Offline { name, reason, details } => view! {
+                    Offline(name=name.unwrap_or_default(), reason=reason, details=details)
+                    (offline_page(state.page.get()))
                 },
             })
         }
@@ -81,6 +98,9 @@ enum Screen {
         config_path: String,
         problem: Option<String>,
         dev_stack_example: String,
+        loopback_ports: Vec<u16>,
+        callback_urls: Vec<String>,
+        ports_from_file: bool,
     },
     Waiting {
         sign_in_url: String,
@@ -90,11 +110,13 @@ enum Screen {
     SignedOut {
         message: Option<String>,
         provider_session: ProviderSession,
+        ended: Option<String>,
     },
     SignedIn,
     Offline {
         name: Option<String>,
         reason: String,
+        details: String,
     },
 }
 
@@ -106,10 +128,16 @@ impl Screen {
                 config_path,
                 problem,
                 dev_stack_example,
+                loopback_ports,
+                callback_urls,
+                ports_from_file,
             } => Self::NotConfigured {
                 config_path,
                 problem,
                 dev_stack_example,
+                loopback_ports,
+                callback_urls,
+                ports_from_file,
             },
             SessionView::WaitingForBrowser {
                 sign_in_url,
@@ -123,14 +151,21 @@ impl Screen {
             SessionView::SignedOut {
                 message,
                 provider_session,
+                ended,
             } => Self::SignedOut {
                 message,
                 provider_session,
+                ended,
             },
             SessionView::SignedIn { .. } => Self::SignedIn,
-            SessionView::Offline { profile, reason } => Self::Offline {
+            SessionView::Offline {
+                profile,
+                reason,
+                details,
+            } => Self::Offline {
                 name: profile.map(|p| p.name),
                 reason,
+                details,
             },
         }
     }
@@ -143,6 +178,15 @@ fn page(page: Page) -> View {
         Page::Todos => view! { TodosPage() },
         Page::ExternalApi => view! { ExternalApiPage() },
         Page::Users => view! { UsersPage() },
+    }
+}
+
+/// A page while offline: the ones that need the provider say so calmly instead.
+fn offline_page(page: Page) -> View {
+    if page.needs_sign_in() {
+        view! { OfflinePage(title=page.title()) }
+    } else {
+        self::page(page)
     }
 }
 

@@ -75,15 +75,11 @@ impl AppState {
         self.session.set(view);
     }
 
-    /// Navigates; a guarded page while signed out starts the sign-in and comes back after.
+    /// Navigates; a guarded page while signed out starts the sign-in and comes back after
+    /// (offline, the page says calmly that it waits for the provider).
     pub fn go(&self, page: Page) {
-        if page.needs_sign_in() && self.offline() {
-            self.error.set(Some(format!(
-                "Latchkey is offline: {} needs your provider, which cannot be reached right now. \
-                 Latchkey reconnects by itself; \"Retry now\" tries at once.",
-                page.title()
-            )));
-        } else if page.needs_sign_in() && !self.signed_in() {
+        self.error.set(None);
+        if page.needs_sign_in() && !self.signed_in() && !self.offline() {
             self.after_login.set(Some(page));
             self.run("login");
         } else {

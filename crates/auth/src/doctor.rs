@@ -263,6 +263,12 @@ fn loopback_checks(config: &Config) -> Vec<Check> {
             "the browser cannot hand the sign-in back; check firewall or sandbox rules",
         ),
     }];
+    checks.push(
+        match crate::advice::registration(&config.issuer, &config.loopback_ports) {
+            Ok(line) => Check::ok(line),
+            Err((finding, fix)) => Check::fail(finding, fix),
+        },
+    );
     if !config.loopback_ports.is_empty() {
         let taken: Vec<String> = config
             .loopback_ports

@@ -14,11 +14,17 @@ pub enum SessionError {
     #[error("you are not signed in")]
     SignedOut,
     /// Another Latchkey process (the app, the CLI) signed out of this session.
-    #[error("you signed out in another Latchkey window or terminal")]
+    #[error("you signed out in another Latchkey window or in latchkey-cli; sign in again here")]
     SignedOutElsewhere,
-    /// The provider ended the session (`invalid_grant`); the stored token was deleted.
-    #[error("your session has ended; sign in again")]
+    /// The provider ended the session (`invalid_grant`: revoked, expired, or its refresh token
+    /// reused elsewhere); the stored token was deleted.
+    #[error("your provider ended the session (it was revoked or has expired); sign in again")]
     Expired,
+    /// The provider refuses to renew the session until the person signs in again in the
+    /// browser (OpenID Connect Core §3.1.2.6 errors, which some providers also send from
+    /// the token endpoint); the stored token was deleted.
+    #[error("{0}")]
+    SignInRequired(SignInRequired),
     /// The provider could not be reached; the stored session is kept for later.
     #[error("cannot reach the sign-in provider ({0}); your session is kept, try again when online")]
     Offline(String),
@@ -34,7 +40,7 @@ pub enum SessionError {
     /// A refreshed ID token is about another sign-in than the stored one (OpenID Connect
     /// Core §12.2); the session was ended and nothing of the other identity kept.
     #[error(
-        "the provider's renewed sign-in does not match yours ({0}); you were signed out to be safe, sign in again"
+        "your provider now answers for another person ({0}); you were signed out to be safe, sign in again"
     )]
     IdentityChanged(String),
     /// Another process held the session's lock too long.
@@ -46,7 +52,50 @@ pub enum SessionError {
     Vault(#[from] VaultError),
 }
 
+/// Why a provider asks for a new sign-in in the browser (OpenID Connect Core §3.1.2.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInRequired {
+    /// `login_required`: the provider wants the person to authenticate again.
+    #[error("your provider asks you to sign in again (login_required)")]
+    Login,
+    /// `interaction_required`: a step only the person can take (a new factor, accepting terms).
+    #[error(
+        "your provider needs you to sign in again and complete a step it asks for (interaction_required)"
+    )]
+    Interaction,
+    /// `consent_required`: the person must approve the app's access again.
+    #[error(
+        "your provider needs you to sign in again and approve this app's access (consent_required)"
+    )]
+    Consent,
+}
+
+impl SignInRequired {
+    /// The error code's meaning, when `code` is one of the three.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "login_required" => Some(Self::Login),
+            "interaction_required" => Some(Self::Interaction),
+            "consent_required" => Some(Self::Consent),
+            _ => None,
+        }
+    }
+}
+
 impl SessionError {
+    /// Whether this ended the session, so the person must sign in again: the sentence is the
+    /// reason the signed-out view and the CLI give.
+    pub fn ended_the_session(&self) -> bool {
+        matches!(
+            self,
+            Self::SignedOutElsewhere
+                | Self::Expired
+                | Self::SignInRequired(_)
+                | Self::IdentityChanged(_)
+        )
+    }
+
     /// Whether the provider could not be reached or failed on its side: the session is kept
     /// and a later attempt may succeed.
     pub fn is_offline(&self) -> bool {

@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod advice;
 mod answer;
 mod api;
 mod browser;
@@ -55,10 +56,10 @@ mod vault;
 
 pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
 pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER, is_allowed};
-pub use browser::{BrowserLauncher, NoBrowser, SystemBrowser};
+pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, SystemBrowser};
 pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
 pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
-pub use error::SessionError;
+pub use error::{SessionError, SignInRequired};
 pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
 pub use log::{LOG_ENV, log_filter};

@@ -15,7 +15,7 @@ use openidconnect::{
 };
 use tokio::sync::MutexGuard;
 
-use crate::error::{SessionError, describe_token_error};
+use crate::error::{SessionError, SignInRequired, describe_token_error};
 use crate::lock::LOCK_TIMEOUT;
 use crate::lock_unpoisoned;
 use crate::profile::{self, Profile};
@@ -119,7 +119,17 @@ impl Session {
             .client
             .exchange_refresh_token(&current.refresh_token)
             .map_err(|e| SessionError::Provider(e.to_string()))?;
-        let response = match request.request_async(&self.inner.http).await {
+        let answer = request.request_async(&self.inner.http).await;
+        if let Err(RequestTokenError::ServerResponse(err)) = &answer
+            && let CoreErrorResponseType::Extension(code) = err.error()
+            && let Some(why) = SignInRequired::from_code(code)
+        {
+            tracing::info!("the provider asks for a new sign-in ({code})");
+            self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                .await;
+            return Err(SessionError::SignInRequired(why));
+        }
+        let response = match answer {
             Ok(response) => response,
             Err(RequestTokenError::ServerResponse(err))
                 if *err.error() == CoreErrorResponseType::InvalidGrant =>

@@ -29,7 +29,10 @@ pub enum Restored {
     /// `profile` (from the vault's cache) says whose it is, when the entry knows.
     Offline {
         profile: Option<Profile>,
+        /// One calm sentence for a person: what could not be reached.
         reason: String,
+        /// The whole error chain, for support and logs.
+        details: String,
     },
     NothingStored,
 }
@@ -82,7 +85,8 @@ impl Session {
             )),
             Err(err) if err.is_offline() => Ok(Restored::Offline {
                 profile: cached_profile(&stored),
-                reason: err.to_string(),
+                reason: self.unreachable(&err),
+                details: err.to_string(),
             }),
             Err(err) => Err(err),
         }
@@ -105,6 +109,30 @@ impl Session {
                 }
                 answer => return Ok(answer),
             }
+        }
+    }
+}
+
+impl Session {
+    /// What an offline state is, in a sentence without the error chain: which provider, and
+    /// whether it could not be reached or answered with a failure of its own.
+    fn unreachable(&self, err: &SessionError) -> String {
+        let issuer = &self.inner.config.issuer;
+        let host = url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| issuer.clone());
+        match err {
+            SessionError::ProviderUnavailable(_) => {
+                format!("Your sign-in provider ({host}) is having problems")
+            }
+            _ => format!("Your sign-in provider ({host}) cannot be reached"),
         }
     }
 }

@@ -229,11 +229,22 @@ async fn an_offline_start_keeps_the_session_shows_whose_it_is_and_reconnects() {
     stack.idp.suspend().await;
     let restarted = another_process(&stack);
     match restarted.restore().await.expect("offline is not an error") {
-        Restored::Offline { profile, reason } => {
+        Restored::Offline {
+            profile,
+            reason,
+            details,
+        } => {
             assert_eq!(profile.expect("cached").display_name(), "Jemma Doe");
+            let host = stack.idp.addr().to_string();
+            assert_eq!(
+                reason,
+                format!("Your sign-in provider ({host}) cannot be reached"),
+                "one calm sentence naming the provider"
+            );
             assert!(
-                reason.contains("cannot reach the sign-in provider"),
-                "{reason}"
+                details.contains("cannot reach the sign-in provider")
+                    && details.contains("Connection refused"),
+                "the whole chain for support: {details}"
             );
         }
         other => panic!("expected offline, got {other:?}"),

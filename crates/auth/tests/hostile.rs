@@ -137,7 +137,9 @@ fn serve(answers: &Answers, key: &'static str) -> Response {
 async fn restore(hostile: &Hostile) -> String {
     let session = Session::with_browser(hostile.config(), Arc::new(NoBrowser));
     match session.restore().await {
-        Ok(Restored::Offline { reason, .. }) => format!("offline: {reason}"),
+        Ok(Restored::Offline {
+            reason, details, ..
+        }) => format!("offline: {reason}: {details}"),
         Ok(Restored::SignedIn(_)) => "signed in".into(),
         Ok(Restored::NothingStored) => "nothing stored".into(),
         Err(err) => format!("error: {err}"),

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use latchkey_auth::{
-    ApiClient, BrowserLauncher, Config, LoginOptions, NoBrowser, Profile, Restored, Session,
-    SystemBrowser,
+    ApiClient, BrowserCommand, BrowserLauncher, Config, LoginOptions, NoBrowser, Profile, Restored,
+    Session, SessionError, SystemBrowser,
 };
 
 #[derive(Parser)]
@@ -117,19 +117,20 @@ fn device_rule(asked: bool, browser_asked: bool) -> Option<&'static str> {
     if asked {
         return Some("--device was given");
     }
-    if browser_asked {
+    // A person who named a browser in BROWSER has one, even over SSH without a display.
+    if browser_asked || BrowserCommand::from_env().is_some() {
         return None;
     }
-    let ssh = std::env::var_os("SSH_CONNECTION").is_some() || std::env::var_os("SSH_TTY").is_some();
-    let display = std::env::var_os("DISPLAY").is_some()
-        || std::env::var_os("WAYLAND_DISPLAY").is_some()
-        || cfg!(any(windows, target_os = "macos"));
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let ssh = set("SSH_CONNECTION") || set("SSH_TTY");
+    let display =
+        set("DISPLAY") || set("WAYLAND_DISPLAY") || cfg!(any(windows, target_os = "macos"));
     match (ssh, display) {
         (true, false) => Some(
-            "this is an SSH session without a display, so no browser here can be opened (--browser overrides)",
+            "this is an SSH session without a display, so no browser here can be opened (set BROWSER to a browser that works here, or give --browser)",
         ),
         (false, false) => Some(
-            "there is no display (DISPLAY and WAYLAND_DISPLAY are unset), so no browser can be opened (--browser overrides)",
+            "there is no display (DISPLAY and WAYLAND_DISPLAY are unset), so no browser can be opened (set BROWSER to a browser that works here, or give --browser)",
         ),
         _ => None,
     }
@@ -225,6 +226,11 @@ async fn retry_revocations(session: &Session) {
     }
 }
 
+/// Why the person must sign in again, in one sentence with what to run.
+fn session_ended(err: &SessionError) -> String {
+    format!("Not signed in: {err}. Run `latchkey-cli login`.")
+}
+
 fn describe(profile: &Profile) -> String {
     match &profile.email {
         Some(email) => format!("{} <{email}>", profile.display_name()),
@@ -248,10 +254,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             ..
         }
     );
-    let browser: Arc<dyn BrowserLauncher> = if no_browser {
-        Arc::new(NoBrowser)
-    } else {
-        Arc::new(SystemBrowser)
+    let browser: Arc<dyn BrowserLauncher> = match BrowserCommand::from_env() {
+        _ if no_browser => Arc::new(NoBrowser),
+        Some(named) => Arc::new(named),
+        None => Arc::new(SystemBrowser),
     };
     let session = Session::with_browser(config, browser);
     match cli.command {
@@ -313,16 +319,24 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Ok(Restored::Offline { profile, reason }) => {
+                Ok(Restored::Offline {
+                    profile,
+                    reason,
+                    details,
+                }) => {
                     let whose = profile
                         .map(|p| format!(" for {}", describe(&p)))
                         .unwrap_or_default();
                     println!("Offline; session kept{whose}.");
-                    eprintln!("{reason}");
+                    eprintln!("{reason}; try again when it answers.\ndetails: {details}");
                     Ok(ExitCode::from(EXIT_OFFLINE))
                 }
                 Ok(Restored::NothingStored) => {
                     println!("Not signed in. Run `latchkey-cli login`.");
+                    Ok(ExitCode::from(1))
+                }
+                Err(err) if err.ended_the_session() => {
+                    println!("{}", session_ended(&err));
                     Ok(ExitCode::from(1))
                 }
                 Err(err) => Err(err.to_string()),
@@ -336,6 +350,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                         "offline, so the API cannot be called now: {reason}"
                     ));
                 }
+                Err(err) if err.ended_the_session() => return Err(session_ended(&err)),
                 Ok(Restored::NothingStored) => {
                     return Err("not signed in; run `latchkey-cli login` first".into());
                 }

@@ -13,6 +13,18 @@ async fn login_status_call_logout() {
     );
     let s = stack().await;
     let c = &s.config_path;
+    let vault = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    // Everything any command printed, and every refresh token the vault held along the way
+    // (each command renews the session, and the provider rotates the token each time).
+    let mut printed: Vec<String> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let stored = async || {
+        vault
+            .refresh_token()
+            .await
+            .unwrap()
+            .map(|t| t.secret().clone())
+    };
 
     let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
     assert!(ok, "{out}{err}");
@@ -24,52 +36,53 @@ async fn login_status_call_logout() {
         err.contains("/authorize?"),
         "the sign-in URL is shown: {err}"
     );
+    printed.extend([out, err]);
+    tokens.push(stored().await.expect("the CLI stored the refresh token"));
 
-    let vault = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
-    let refresh = vault
-        .refresh_token()
-        .await
-        .unwrap()
-        .expect("the CLI stored the refresh token");
-
-    let (ok, status_out, status_err) = cli(c, &["status"], &[]).await;
-    assert!(ok, "{status_out}{status_err}");
-    assert!(
-        status_out.contains("Signed in as Jemma Doe"),
-        "{status_out}"
-    );
+    let (ok, out, err) = cli(c, &["status"], &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Signed in as Jemma Doe"), "{out}");
+    printed.extend([out, err]);
+    tokens.push(stored().await.expect("still stored"));
 
     let protected = format!("{}/api/messages/protected", s.api_url);
-    let (ok, call_out, call_err) = cli(c, &["call", &protected], &[]).await;
-    assert!(ok, "{call_out}{call_err}");
-    assert!(call_out.contains("successfully validated"), "{call_out}");
+    let (ok, out, err) = cli(c, &["call", &protected], &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("successfully validated"), "{out}");
+    printed.extend([out, err]);
+    tokens.push(stored().await.expect("still stored"));
     let admin = format!("{}/api/messages/admin", s.api_url);
-    let (ok, admin_out, admin_err) = cli(c, &["call", &admin], &[]).await;
+    let (ok, out, err) = cli(c, &["call", &admin], &[]).await;
+    assert!(!ok && err.contains("HTTP 403"), "{out}{err}");
+    printed.extend([out, err]);
+    let last = stored().await.expect("still stored");
+    tokens.push(last.clone());
+    tokens.dedup();
     assert!(
-        !ok && admin_err.contains("HTTP 403"),
-        "{admin_out}{admin_err}"
+        tokens.len() >= 3,
+        "the provider rotated the token on the way"
     );
 
-    let (ok, logout_out, logout_err) = cli(c, &["logout"], &[]).await;
-    assert!(ok, "{logout_out}{logout_err}");
+    let (ok, out, err) = cli(c, &["logout"], &[]).await;
+    assert!(ok, "{out}{err}");
+    printed.extend([out, err]);
+    assert!(stored().await.is_none(), "logout deleted the vault entry");
     assert!(
-        vault.refresh_token().await.unwrap().is_none(),
-        "logout deleted the vault entry"
-    );
-    assert!(
-        !s.idp.refresh_token_is_active(refresh.secret()),
+        !s.idp.refresh_token_is_active(&last),
         "logout revoked the token"
     );
-    let (ok, out, _) = cli(c, &["status"], &[]).await;
+    let (ok, out, err) = cli(c, &["status"], &[]).await;
     assert!(!ok && out.contains("Not signed in"), "{out}");
+    printed.extend([out, err]);
 
-    for text in [
-        out, err, status_out, status_err, call_out, call_err, logout_out, logout_err,
-    ] {
-        assert!(
-            !text.contains(refresh.secret().as_str()),
-            "a refresh token was printed"
-        );
+    assert_eq!(printed.len(), 12, "every command's output is scanned");
+    for text in &printed {
+        for token in &tokens {
+            assert!(
+                !text.contains(token.as_str()),
+                "a refresh token was printed"
+            );
+        }
         assert!(
             !text.contains("eyJ"),
             "something like a JWT was printed: {text}"
@@ -275,11 +288,10 @@ async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
     let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
     let token = store.refresh_token().await.unwrap().unwrap();
 
-    let started = std::time::Instant::now();
     let (code, out, err) = cli_code(c, &["doctor"], &[]).await;
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
     for line in [
+        "ok   the sign-in listens on a free port each time: register http://127.0.0.1/callback",
         "(from LATCHKEY_CONFIG) reads fine",
         "issuer matches; PKCE S256 supported",
         "ok   the provider offers token revocation (RFC 7009)",
@@ -327,6 +339,7 @@ async fn login_with_a_device_code_over_ssh_and_the_session_is_kept() {
         .env("SSH_CONNECTION", "192.0.2.10 50000 192.0.2.20 22")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
+        .env_remove("BROWSER")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -347,7 +360,10 @@ async fn login_with_a_device_code_over_ssh_and_the_session_is_kept() {
     };
     let text = seen.join("\n");
     assert!(text.contains("SSH session without a display"), "{text}");
-    assert!(text.contains("--browser overrides"), "{text}");
+    assert!(
+        text.contains("set BROWSER to a browser that works here, or give --browser"),
+        "{text}"
+    );
     let (uri, code) = complete.split_once("?user_code=").unwrap();
     assert!(text.contains(uri) && text.contains(code), "{text}");
     let approved = reqwest::Client::new()
@@ -374,4 +390,85 @@ async fn login_with_a_device_code_over_ssh_and_the_session_is_kept() {
     let (ok, out, err) = cli(&s.config_path, &["status"], &[]).await;
     assert!(ok && out.contains("Signed in as Jemma Doe"), "{out}{err}");
     assert!(!stdout.contains("eyJ") && !text.contains("eyJ"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_after_the_provider_revoked_the_session_says_why_and_what_to_run() {
+    let s = signed_in("jemma").await;
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let token = store.refresh_token().await.unwrap().unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}oauth/revoke", s.idp.issuer()))
+        .form(&[
+            ("token", token.secret().as_str()),
+            ("client_id", DESKTOP_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let (code, out, err) = cli_code(&s.config_path, &["status"], &[]).await;
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains(
+            "Not signed in: your provider ended the session (it was revoked or has expired)"
+        ) && out.contains("Run `latchkey-cli login`."),
+        "one sentence with the reason and what to do: {out}{err}"
+    );
+    let (code, out, _) = cli_code(&s.config_path, &["status"], &[]).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("Not signed in. Run `latchkey-cli login`."),
+        "said once; after that nothing is stored: {out}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_named_in_browser_is_used_over_ssh_instead_of_a_device_code() {
+    let s = stack().await;
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("latchkey-cli-browser-{}", s.idp.addr().port())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // The person's own browser: it notes that it ran, then browses as a person would.
+    let marker = dir.0.join("opened");
+    let browser = dir.0.join("my-browser");
+    let scripted = std::env::var("LATCHKEY_SCRIPTED_BROWSER").expect("run with `cargo xtask test`");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\necho \"$1\" > '{}'\nexec '{scripted}' \"$1\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let browser_env = format!("{}:w3m", browser.display());
+    let (code, out, err) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        cli_code(
+            &s.config_path,
+            &["login", "--user", "jemma"],
+            &[
+                ("SSH_CONNECTION", "192.0.2.10 50000 192.0.2.20 22"),
+                ("DISPLAY", ""),
+                ("WAYLAND_DISPLAY", ""),
+                ("BROWSER", &browser_env),
+            ],
+        ),
+    )
+    .await
+    .expect("the browser sign-in ends");
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Signed in as Jemma Doe"), "{out}{err}");
+    assert!(
+        !err.contains("Signing in with a code"),
+        "no device flow: {err}"
+    );
+    let opened = std::fs::read_to_string(&marker).expect("BROWSER's program was started");
+    assert!(opened.contains("/authorize?"), "{opened}");
 }

@@ -184,6 +184,10 @@ pub enum Tamper {
     /// The next device authorization answer advertises a 1 s interval, shorter than the one
     /// the provider enforces, so the device's second poll gets `slow_down`.
     DeviceIntervalTooShort,
+    /// The next refresh is refused with this OpenID Connect error (`login_required`,
+    /// `interaction_required` or `consent_required`), as a provider whose policy now asks the
+    /// person to sign in again (a new factor, new terms, a consent withdrawn).
+    RefreshNeedsSignIn(&'static str),
 }
 
 /// A point where the provider holds its answer, for tests that kill a client there.
@@ -278,6 +282,15 @@ impl Provider {
     }
 
     /// Takes a pending tamper of `kind`, if a test armed one.
+    /// The armed refusal of the next refresh, if any.
+    fn take_refresh_refusal(&self) -> Option<Tamper> {
+        let mut armed = self.tamper.lock().unwrap_or_else(PoisonError::into_inner);
+        let pos = armed
+            .iter()
+            .position(|t| matches!(t, Tamper::RefreshNeedsSignIn(_)))?;
+        Some(armed.remove(pos))
+    }
+
     fn take_tamper(&self, wanted: &[Tamper]) -> Option<Tamper> {
         let mut armed = self.tamper.lock().unwrap_or_else(PoisonError::into_inner);
         let pos = armed.iter().position(|t| wanted.contains(t))?;

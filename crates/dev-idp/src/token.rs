@@ -87,6 +87,13 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
         }
         Some("refresh_token") => {
             p.counters.refresh_grants.fetch_add(1, Ordering::SeqCst);
+            if let Some(Tamper::RefreshNeedsSignIn(code)) = p.take_refresh_refusal() {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    code,
+                    "The provider's policy asks for a new sign-in.",
+                );
+            }
             let answer = redeem_refresh(&p, client_id, &form);
             if answer.status().is_success() {
                 p.stall_at(crate::Stall::RefreshAnswer).await;

@@ -27,13 +27,28 @@ pub enum SessionView {
         problem: Option<String>,
         /// A complete file for the local dev stack.
         dev_stack_example: String,
+        /// The loopback ports to show in the example for providers that compare the callback
+        /// URL exactly (Auth0, Okta): the file's own `loopbackPorts` when it names some.
+        #[serde(default)]
+        loopback_ports: Vec<u16>,
+        /// The callback URL of each of `loopback_ports`, to register at such a provider.
+        #[serde(default)]
+        callback_urls: Vec<String>,
+        /// Whether `loopback_ports` came from the file that is there.
+        #[serde(default)]
+        ports_from_file: bool,
     },
-    /// Nobody is signed in; `message` says why, when there is something to say.
+    /// Nobody is signed in; `message` says what went wrong, when something did.
     SignedOut {
         message: Option<String>,
         /// Where the provider's own browser session stands after a log-out.
         #[serde(default)]
         provider_session: ProviderSession,
+        /// Why the person must sign in again, when a session ended without their log-out
+        /// here: the provider revoked or expired it, a sign-out in another window or the
+        /// CLI, another person at the provider, or the provider asking for a new sign-in.
+        #[serde(default)]
+        ended: Option<String>,
     },
     /// The sign-in page is open in the browser.
     WaitingForBrowser {
@@ -49,7 +64,11 @@ pub enum SessionView {
     /// reconnects by itself (`retry_now` tries at once). `profile` is the vault's cache.
     Offline {
         profile: Option<ProfileView>,
+        /// One calm sentence: what cannot be reached.
         reason: String,
+        /// The whole error chain, behind "Details" for support.
+        #[serde(default)]
+        details: String,
     },
 }
 
@@ -329,10 +348,15 @@ mod tests {
                 picture: None,
                 claims_json: "{}".into(),
             }),
-            reason: "cannot reach the sign-in provider".into(),
+            reason: "Your sign-in provider (127.0.0.1:6080) cannot be reached".into(),
+            details: "cannot reach the sign-in provider (connection refused)".into(),
         };
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["offline"]["profile"]["name"], "Jemma Doe");
+        assert_eq!(
+            json["offline"]["details"],
+            "cannot reach the sign-in provider (connection refused)"
+        );
         assert_eq!(serde_json::from_value::<SessionView>(json).unwrap(), view);
         assert_eq!(
             serde_json::to_value(SessionView::Loading).unwrap(),

@@ -56,6 +56,38 @@ impl Stack {
     }
 }
 
+/// Finds visible texts under WCAG AA contrast: each element with text of its own, its colour
+/// against the first opaque background behind it (the page's when none).
+const LOW_CONTRAST_JS: &str = r#"
+const parse = c => { const m = /rgba?\(([^)]+)\)/.exec(c); if (!m) return null;
+  const [r, g, b, a = 1] = m[1].split(',').map(Number); return { r, g, b, a }; };
+const behind = el => { for (let e = el; e; e = e.parentElement) {
+  const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; }
+  return parse(getComputedStyle(document.documentElement).backgroundColor) || { r: 255, g: 255, b: 255, a: 1 }; };
+const lum = ({ r, g, b }) => { const f = v => { v /= 255;
+  return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const low = [];
+for (const el of document.querySelectorAll('body *')) {
+  if (!el.getClientRects().length) continue;
+  if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  if (el.closest('[disabled]') || el.closest('[aria-hidden=true]')) continue;
+  const s = getComputedStyle(el);
+  if (s.visibility === 'hidden' || Number(s.opacity) === 0) continue;
+  const fg = parse(s.color), bg = behind(el);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+  const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) low.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} "${el.textContent.trim().slice(0, 40)}": ${s.color} on rgb(${bg.r}, ${bg.g}, ${bg.b}) is ${ratio.toFixed(2)}:1, needs ${needed}:1`);
+}
+return low;
+"#;
+
+/// WebDriver's key codes.
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -298,13 +330,80 @@ impl App {
             .join("\n")
     }
 
+    /// Runs `script` in the page and returns its value; a call WebDriver refuses or never
+    /// answers fails the test, naming the script.
+    async fn js(&self, script: &str) -> serde_json::Value {
+        let name: String = script.chars().take(60).collect();
+        answered(
+            &format!("the script {name:?}"),
+            self.client.execute(script, vec![]),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the script {name:?} failed: {e}"))
+    }
+
+    /// Every visible text whose contrast with what is painted behind it is under WCAG AA
+    /// (4.5:1; 3:1 for large text), described with its colours.
+    async fn low_contrast(&self) -> Vec<String> {
+        let found = self.js(LOW_CONTRAST_JS).await;
+        serde_json::from_value(found).expect("a list of findings")
+    }
+
+    /// The navigation items that look selected (a background of their own).
+    async fn nav_items_that_look_selected(&self) -> Vec<String> {
+        let found = self
+            .js("return [...document.querySelectorAll('nav .links button')]\
+                 .filter(b => { const c = getComputedStyle(b).backgroundColor; \
+                   return !(c === 'transparent' || /^rgba\\(.*,\\s*0\\)$/.test(c)); })\
+                 .map(b => b.id)")
+            .await;
+        serde_json::from_value(found).expect("a list of ids")
+    }
+
+    /// Puts the mouse pointer over `css`, as a person moving the mouse would.
+    async fn hover(&self, css: &str) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let element = self.element(css).await;
+        let actions = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        answered(
+            &format!("moving the mouse over {css}"),
+            self.client.perform_actions(actions),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Presses `key` (a WebDriver key code, or text) in the element that has the focus.
+    async fn press(&self, key: &str) {
+        let focused = answered("the focused element", self.client.active_element())
+            .await
+            .unwrap();
+        answered(&format!("the key {key:?}"), focused.send_keys(key))
+            .await
+            .unwrap();
+    }
+
+    /// The focused element: its id (or accessible name), and whether a focus ring shows;
+    /// `None` when the focus is on the page itself (Tab went past the last control).
+    async fn focused(&self) -> Option<(String, bool)> {
+        let found = self
+            .js("const e = document.activeElement; \
+                 if (!e || e === document.body) return null; \
+                 const s = getComputedStyle(e); \
+                 return [e.id || e.getAttribute('aria-label') || e.textContent.trim(), \
+                   s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2];")
+            .await;
+        serde_json::from_value(found).expect("an id and a flag, or null")
+    }
+
     /// Ends the session, failing the test if the window's code panicked along the way.
     async fn quit(self) {
-        let panic = self
-            .client
-            .execute("return window.__latchkeyPanic || null", vec![])
-            .await
-            .unwrap_or_default();
+        let panic = self.js("return window.__latchkeyPanic || null").await;
         let _ = self.client.close().await;
         assert!(panic.is_null(), "the window panicked: {panic}");
     }
@@ -469,14 +568,28 @@ async fn a_config_mistake_is_shown_by_name_and_can_be_fixed_in_place() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
     let good = std::fs::read_to_string(&stack.config_path).unwrap();
-    // A person forgot the client id.
+    // A person forgot the client id (and chose their own ports).
     std::fs::write(
         &stack.config_path,
-        json!({ "issuer": stack.idp.issuer(), "apiUrl": "http://127.0.0.1:1" }).to_string(),
+        json!({
+            "issuer": stack.idp.issuer(),
+            "apiUrl": "http://127.0.0.1:1",
+            "loopbackPorts": [50710, 50711],
+        })
+        .to_string(),
     )
     .unwrap();
     let app = launch(&stack, 0).await;
     let message = app.text("#config-problem", "clientId").await;
+    let urls = app.text("#callback-urls", "50710").await;
+    assert_eq!(
+        urls.lines().collect::<Vec<_>>(),
+        [
+            "http://127.0.0.1:50710/callback",
+            "http://127.0.0.1:50711/callback"
+        ],
+        "the URLs for the file's own ports"
+    );
     assert!(message.contains("is missing"), "{message}");
     assert!(
         message.contains("auth_config.json"),
@@ -526,6 +639,25 @@ async fn with_no_configuration_the_first_window_explains_what_to_do() {
         !app.exists("#login").await,
         "never signs in against services nobody configured"
     );
+    // Auth0 and Okta compare the callback URL exactly: the window says so, gives a file with
+    // a port list, and the exact URLs to register, as the README and doctor do.
+    let advice = app.text("#exact-port-advice", "port included").await;
+    assert!(advice.contains("loopbackPorts"), "{advice}");
+    let exact = app.text("#config-example-exact", "loopbackPorts").await;
+    assert!(exact.contains("[53682, 53683, 53684]"), "{exact}");
+    let urls = app.text("#callback-urls", "127.0.0.1").await;
+    assert_eq!(
+        urls.lines().collect::<Vec<_>>(),
+        [
+            "http://127.0.0.1:53682/callback",
+            "http://127.0.0.1:53683/callback",
+            "http://127.0.0.1:53684/callback"
+        ]
+    );
+    app.text("#any-port-advice", "http://127.0.0.1/callback")
+        .await;
+    app.click("#copy-callback-urls").await;
+    app.text("#copy-callback-urls", "Copied").await;
     app.screenshot("first-window-unconfigured").await;
     app.quit().await;
     let _ = std::fs::remove_dir_all(&home);
@@ -891,11 +1023,55 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
     app.text("#offline-whose", "Jemma Doe").await;
     app.text("#nav-user", "offline").await;
     assert!(!app.exists("#login").await, "not the signed-out view");
-    // A page that needs the network says so instead of starting a sign-in.
+    // One calm sentence that names the provider; the error chain only behind "Details".
+    let reason = app.text("#offline-reason", "cannot be reached").await;
+    let host = stack.idp.addr().to_string();
+    assert!(
+        reason.contains(&host) && reason.contains("keeps trying"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("os error") && !reason.contains("tcp connect"),
+        "no developer's error chain in the sentence: {reason}"
+    );
+    let details = app
+        .js("return document.querySelector('#offline-details pre').textContent")
+        .await;
+    assert!(
+        details
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connection refused"),
+        "the chain is there for support: {details}"
+    );
+    assert_eq!(
+        app.js("return document.querySelector('#offline-details').open")
+            .await,
+        json!(false),
+        "closed until asked for"
+    );
+    assert!(
+        !app.exists(".notice.error").await,
+        "no red banner for an expected state"
+    );
+    // A page that needs the network says so calmly instead of starting a sign-in; the item
+    // under the mouse never looks selected beside the page's own.
     app.click("#nav-profile").await;
-    app.text("#command-error", "Latchkey is offline").await;
+    app.text("#offline-page", "cannot be reached right now")
+        .await;
     assert!(!app.exists("#waiting").await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!app.exists(".notice.error").await);
+    app.hover("#nav-todos").await;
+    assert_eq!(app.nav_items_that_look_selected().await, ["nav-profile"]);
+    assert_eq!(
+        app.js("return [...document.querySelectorAll('[aria-current=page]')].map(e => e.id)")
+            .await,
+        json!(["nav-profile"])
+    );
+    app.click("#offline-details summary").await;
+    app.text("#offline-details pre", "Connection refused").await;
+    let low = app.low_contrast().await;
+    assert!(low.is_empty(), "the offline view: {low:#?}");
     app.screenshot("offline").await;
     assert_eq!(
         stored.refresh_token().await.unwrap().unwrap().secret(),
@@ -909,5 +1085,199 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
     app.gone("#offline").await;
     app.click("#nav-profile").await;
     app.text("#profile-name", "Jemma Doe").await;
+    app.quit().await;
+}
+
+/// Signs `user` in with the engine the app uses (an earlier run of the app, as far as the
+/// vault can tell); returns the stored refresh token.
+async fn stored_session(stack: &Stack, user: &str) -> String {
+    let config = latchkey_auth::Config::load(&stack.config_path).unwrap();
+    let earlier = Session::with_browser(config, std::sync::Arc::new(SystemBrowser));
+    let options = latchkey_auth::LoginOptions {
+        login_hint: Some(user.into()),
+        ..latchkey_auth::LoginOptions::default()
+    };
+    earlier.login(options, |_| {}).await.unwrap();
+    let stored = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    stored
+        .refresh_token()
+        .await
+        .unwrap()
+        .unwrap()
+        .secret()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_the_provider_ended_says_why_on_the_signed_out_view() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let token = stored_session(&stack, "jemma").await;
+    // An administrator revokes it at the provider while the app is closed.
+    let revoked = reqwest::Client::new()
+        .post(format!("{}oauth/revoke", stack.idp.issuer()))
+        .form(&[("token", token.as_str()), ("client_id", DESKTOP_CLIENT_ID)])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let app = launch(&stack, 0).await;
+    let why = app.text("#session-ended", "Please sign in again").await;
+    assert!(
+        why.contains("Your provider ended the session (it was revoked or has expired)"),
+        "{why}"
+    );
+    assert!(!app.exists(".notice.error").await, "a reason, not an error");
+    app.text("#login", "Log in").await;
+    app.screenshot("session-ended").await;
+
+    // The policy now wants a new sign-in: the window says which step, in a running window.
+    app.click("#login").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    stack
+        .idp
+        .tamper(latchkey_dev_idp::Tamper::RefreshNeedsSignIn(
+            "consent_required",
+        ));
+    app.click("#nav-profile").await;
+    app.text("#profile-name", "Jemma Doe").await;
+    app.type_into("#profile-family-name", "Doe").await;
+    app.click("#profile-save").await;
+    let why = app.text("#session-ended", "consent_required").await;
+    assert!(why.contains("approve this app's access"), "{why}");
+    app.quit().await;
+}
+
+/// Launches the app signed in as `user` with the GTK theme `theme` (WebKitGTK takes the
+/// page's `prefers-color-scheme` from it, as from the desktop's own setting).
+async fn launch_themed(stack: &Stack, theme: &str) -> App {
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("GTK_THEME", theme);
+    })
+    .await;
+    app.text("#nav-user", "Paul Smith").await;
+    app
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_themes_keep_every_text_readable() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    stored_session(&stack, "paul").await;
+    for (theme, dark) in [("Adwaita", false), ("Adwaita:dark", true)] {
+        let app = launch_themed(&stack, theme).await;
+        assert_eq!(
+            app.js("return matchMedia('(prefers-color-scheme: dark)').matches")
+                .await,
+            json!(dark),
+            "{theme}: the page follows the system's look"
+        );
+        let name = if dark { "dark" } else { "light" };
+        for (nav, ready, page) in [
+            ("#nav-home", ".hero", "home"),
+            ("#nav-profile", "#profile-name", "profile"),
+            ("#nav-todos", "#todo-new", "todos"),
+            ("#nav-api", "#api-protected", "api"),
+        ] {
+            app.click(nav).await;
+            app.element(ready).await;
+            if page == "api" {
+                app.click("#api-protected").await;
+                app.text("#api-result", "successfully validated").await;
+                let low = app.low_contrast().await;
+                assert!(low.is_empty(), "{theme}, the API's answer: {low:#?}");
+                app.click("#api-admin").await;
+                app.text("#api-explanation", "not allowed").await;
+            }
+            if page == "todos" {
+                app.type_into("#todo-new", "Check the contrast").await;
+                app.click("#todo-add").await;
+                app.gone("li.todo .todo-toggle[disabled]").await;
+            }
+            let low = app.low_contrast().await;
+            assert!(low.is_empty(), "{theme}, {page}: {low:#?}");
+            app.screenshot(&format!("theme-{name}-{page}")).await;
+        }
+        app.quit().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_action_of_the_signed_in_pages_works_from_the_keyboard() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    stored_session(&stack, "paul").await;
+    let app = launch_themed(&stack, "Adwaita").await;
+
+    // Tab goes through the navigation with a visible focus ring on each stop.
+    let mut seen = Vec::new();
+    app.js("document.activeElement?.blur(); document.body.focus()")
+        .await;
+    for _ in 0..12 {
+        app.press(TAB).await;
+        if let Some((name, ring)) = app.focused().await {
+            assert!(ring, "{name} shows no focus ring");
+            seen.push(name);
+        }
+    }
+    for stop in ["nav-home", "nav-profile", "nav-todos", "nav-api", "logout"] {
+        assert!(
+            seen.iter().any(|s| s == stop),
+            "Tab never reached {stop}: {seen:?}"
+        );
+    }
+    // The avatar and every button say what they are.
+    let unnamed = app
+        .js(
+            "return [...document.querySelectorAll('button, img, input')]\
+             .filter(e => !(e.getAttribute('aria-label') || e.getAttribute('alt') || \
+               (e.tagName === 'BUTTON' && e.textContent.trim()) || e.closest('label')))\
+             .filter(e => !e.closest('.brand'))\
+             .map(e => e.outerHTML.slice(0, 80))",
+        )
+        .await;
+    assert_eq!(unnamed, json!([]), "elements without an accessible name");
+    let avatar = app
+        .js("return document.querySelector('nav .avatar').getAttribute('alt')")
+        .await;
+    assert_eq!(avatar, json!("Paul Smith's picture"));
+
+    // Enter on a navigation item opens its page; the page's actions take the keyboard too.
+    app.js("document.getElementById('nav-todos').focus()").await;
+    app.press(ENTER).await;
+    app.element("#todo-new").await;
+    app.js("document.getElementById('todo-new').focus()").await;
+    app.press("Typed, not clicked").await;
+    app.press(ENTER).await;
+    app.text(
+        "li.todo[data-title='Typed, not clicked'] .todo-title",
+        "Typed",
+    )
+    .await;
+    app.gone("li.todo .todo-toggle[disabled]").await;
+    app.js(
+        "document.querySelector(\"li.todo[data-title='Typed, not clicked'] .todo-toggle\").focus()",
+    )
+    .await;
+    app.press(" ").await;
+    app.element("li.todo.done[data-title='Typed, not clicked']")
+        .await;
+
+    app.js("document.getElementById('nav-api').focus()").await;
+    app.press(ENTER).await;
+    app.element("#api-protected").await;
+    app.js("document.getElementById('api-protected').focus()")
+        .await;
+    app.press(ENTER).await;
+    app.text("#api-result", "successfully validated").await;
+    let (name, ring) = app.focused().await.expect("the button keeps the focus");
+    assert!(ring, "{name}: the pressed button keeps its focus ring");
+    app.screenshot("keyboard-focus").await;
+
+    app.js("document.getElementById('logout').focus()").await;
+    app.press(ENTER).await;
+    app.text("#login", "Log in").await;
     app.quit().await;
 }

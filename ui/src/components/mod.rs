@@ -1,3 +1,4 @@
+pub mod copy;
 pub mod nav;
 pub mod offline;
 pub mod provider_session;

@@ -8,13 +8,17 @@ pub fn NavBar() -> View {
     let state = use_context::<AppState>();
     let link = move |page: Page, id: &'static str| {
         view! {
-            button(id=id, class=move || if state.page.get() == page { "active" } else { "" }, on:click=move |_| state.go(page)) {
+            button(
+                id=id,
+                aria-current=move || if state.page.get() == page { "page" } else { "false" },
+                on:click=move |_| state.go(page),
+            ) {
                 (page.title())
             }
         }
     };
     view! {
-        nav(class="bar") {
+        nav(class="bar", aria-label="Latchkey") {
             div(class="brand") { img(src="icon.png", alt="") "Latchkey" }
             div(class="links") {
                 (link(Page::Home, "nav-home"))
@@ -27,8 +31,9 @@ pub fn NavBar() -> View {
                 (match state.session.get_clone() {
                     SessionView::SignedIn { profile } => {
                         let picture = profile.picture.clone().unwrap_or_default();
+                        let alt = format!("{}'s picture", profile.name);
                         view! {
-                            img(class="avatar", src=picture, alt="")
+                            img(class="avatar", src=picture, alt=alt)
                             span(id="nav-user") { (profile.name.clone()) }
                             button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
                         }

@@ -1,6 +1,6 @@
 use sycamore::prelude::*;
-use wasm_bindgen::JsCast;
 
+use crate::components::copy::CopyButton;
 use crate::state::AppState;
 
 /// "Continue in your browser", with the URL to copy in case no browser opened. `refused` says
@@ -8,22 +8,8 @@ use crate::state::AppState;
 #[component(inline_props)]
 pub fn Waiting(sign_in_url: String, signup: bool, refused: String) -> View {
     let refused = Some(refused).filter(|r| !r.is_empty());
+    let shown_url = sign_in_url.clone();
     let state = use_context::<AppState>();
-    let copied = create_signal(false);
-    let copy = move |_| {
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-            return;
-        };
-        if let Some(input) = document
-            .get_element_by_id("sign-in-url")
-            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok())
-        {
-            input.select();
-            if let Ok(html) = document.dyn_into::<web_sys::HtmlDocument>() {
-                copied.set(html.exec_command("copy").unwrap_or(false));
-            }
-        }
-    };
     let what = if signup {
         "create your account"
     } else {
@@ -40,8 +26,8 @@ pub fn Waiting(sign_in_url: String, signup: bool, refused: String) -> View {
             })
             p(class="muted") { "No browser? Copy this address into one:" }
             div(class="url") {
-                input(id="sign-in-url", readonly=true, value=sign_in_url.clone())
-                button(id="copy-url", class="secondary", on:click=copy) { (if copied.get() { "Copied" } else { "Copy" }) }
+                input(id="sign-in-url", readonly=true, aria-label="Sign-in address", value=shown_url.clone())
+                CopyButton(id="copy-url", label="Copy the sign-in address", text=sign_in_url)
             }
             button(id="cancel-login", class="danger", on:click=move |_| state.run("cancel_login")) { "Cancel" }
         }

@@ -14,7 +14,12 @@ struct CallApi {
 pub fn ExternalApiPage() -> View {
     let result = create_signal(None::<Result<ApiResult, String>>);
     let busy = create_signal(false);
+    // The buttons stay enabled while a call runs (a disabled button would drop the keyboard
+    // focus); a second press meanwhile is ignored and announced as busy.
     let call = move |endpoint: Endpoint| {
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         spawn_local_scoped(async move {
             let answer = invoke::<ApiResult>("call_api", CallApi { endpoint }).await;
@@ -29,9 +34,9 @@ pub fn ExternalApiPage() -> View {
                 "Latchkey calls the API from native code with your access token; the window only sees the answer."
             }
             div(class="actions") {
-                button(id="api-public", class="secondary", disabled=busy.get(), on:click=move |_| call(Endpoint::Public)) { "Get public message" }
-                button(id="api-protected", class="primary", disabled=busy.get(), on:click=move |_| call(Endpoint::Protected)) { "Get protected message" }
-                button(id="api-admin", class="secondary", disabled=busy.get(), on:click=move |_| call(Endpoint::Admin)) { "Get admin message" }
+                button(id="api-public", class="secondary", aria-busy=move || busy.get().to_string(), on:click=move |_| call(Endpoint::Public)) { "Get public message" }
+                button(id="api-protected", class="primary", aria-busy=move || busy.get().to_string(), on:click=move |_| call(Endpoint::Protected)) { "Get protected message" }
+                button(id="api-admin", class="secondary", aria-busy=move || busy.get().to_string(), on:click=move |_| call(Endpoint::Admin)) { "Get admin message" }
             }
         }
         (match result.get_clone() {

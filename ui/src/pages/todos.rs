@@ -182,7 +182,7 @@ pub fn TodosPage() -> View {
                 (remaining()) " left to do."
             }
             form(class="todo-new", on:submit=submit) {
-                input(id="todo-new", r#type="text", maxlength="200", placeholder="What needs doing?", bind:value=draft)
+                input(id="todo-new", r#type="text", maxlength="200", aria-label="New todo", placeholder="What needs doing?", bind:value=draft)
                 button(id="todo-add", class="primary", r#type="submit") { "Add" }
             }
             (match todos.notice.get_clone() {
@@ -237,6 +237,7 @@ fn TodoItem(todo: Todo, editing: bool, todos: Todos) -> View {
     };
     let class = if done { "todo done" } else { "todo" };
     let label = title.clone();
+    let toggle_name = format!("Done: {title}");
     let body = if editing {
         let save = {
             let (id, title) = (id.clone(), title.clone());
@@ -267,7 +268,7 @@ fn TodoItem(todo: Todo, editing: bool, todos: Todos) -> View {
         };
         view! {
             form(class="todo-edit", on:submit=save) {
-                input(class="todo-title-input", r#type="text", maxlength="200", value=title.clone(), on:input=typed)
+                input(class="todo-title-input", r#type="text", maxlength="200", aria-label="New title", value=title.clone(), on:input=typed)
                 button(class="todo-save secondary", r#type="submit") { "Save" }
                 button(class="todo-cancel secondary", r#type="button", on:click=move |_| todos.editing.set(None)) { "Cancel" }
             }
@@ -284,15 +285,16 @@ fn TodoItem(todo: Todo, editing: bool, todos: Todos) -> View {
             let id = id.clone();
             move |_| todos.delete(id.clone())
         };
+        let (rename_name, delete_name) = (format!("Rename {title}"), format!("Delete {title}"));
         view! {
             span(class="todo-title") { (title.clone()) }
-            button(class="todo-rename secondary", disabled=pending, on:click=rename) { "Rename" }
-            button(class="todo-delete danger", disabled=pending, on:click=delete) { "Delete" }
+            button(class="todo-rename secondary", aria-label=rename_name, disabled=pending, on:click=rename) { "Rename" }
+            button(class="todo-delete danger", aria-label=delete_name, disabled=pending, on:click=delete) { "Delete" }
         }
     };
     view! {
         li(class=class, data-title=label) {
-            input(class="todo-toggle", r#type="checkbox", checked=done, disabled=pending || editing, on:change=toggle)
+            input(class="todo-toggle", r#type="checkbox", aria-label=toggle_name, checked=done, disabled=pending || editing, on:change=toggle)
             (body)
         }
     }

@@ -48,7 +48,7 @@ pub fn UsersPage() -> View {
         section(class="card") {
             h2 { "Users" }
             form(id="users-form", class="users-search", on:submit=submit) {
-                input(id="users-search", r#type="search", maxlength="64", placeholder="Search by name or email", bind:value=typed)
+                input(id="users-search", r#type="search", maxlength="64", aria-label="Search users", placeholder="Search by name or email", bind:value=typed)
                 button(id="users-search-go", class="primary", r#type="submit", disabled=busy.get()) { "Search" }
             }
             (match error.get_clone() {
