@@ -87,7 +87,7 @@ pub(crate) fn run_targets(seconds: u64) -> Result<Vec<(&'static str, u64)>> {
                 artifacts.display()
             ));
         }
-        let runs = executed(&log).unwrap_or(0);
+        let runs = fuzzed(name, &log)?;
         eprintln!("xtask: fuzz target {name}: {runs} inputs in {seconds} s, no crash");
         figures.push((name, runs));
     }
@@ -108,6 +108,25 @@ fn fuzz_command(_target: &Path) -> Command {
 
 fn fuzz_target_dir(target: &Path) -> PathBuf {
     target.join("fuzz")
+}
+
+/// The fewest inputs a target must run in the smoke for its "no crash" to mean anything:
+/// the slowest target runs thousands a second here, and one that returns before fuzzing
+/// (or whose run ends at once) runs a handful.
+pub(crate) const MIN_FUZZ_INPUTS: u64 = 1000;
+
+/// How many inputs target `name` ran, from its log; an error names the target when it did
+/// not really fuzz.
+fn fuzzed(name: &str, log: &str) -> Result<u64> {
+    match executed(log) {
+        None => Err(format!(
+            "the fuzz target {name} printed no final count of executed inputs: it ended before fuzzing"
+        )),
+        Some(runs) if runs < MIN_FUZZ_INPUTS => Err(format!(
+            "the fuzz target {name} ran only {runs} inputs (at least {MIN_FUZZ_INPUTS} expected): it is not fuzzing"
+        )),
+        Some(runs) => Ok(runs),
+    }
 }
 
 /// libFuzzer's final count (`stat::number_of_executed_units: N`).
@@ -156,5 +175,15 @@ mod tests {
         let log = "#1024 DONE\nstat::number_of_executed_units: 847539\nstat::peak_rss_mb: 40\n";
         assert_eq!(executed(log), Some(847_539));
         assert_eq!(executed("crashed"), None);
+    }
+
+    #[test]
+    fn a_target_that_does_not_fuzz_fails_the_smoke_by_name() {
+        let ran = |n: u64| format!("stat::number_of_executed_units: {n}\n");
+        assert_eq!(fuzzed("callback", &ran(50_000)).unwrap(), 50_000);
+        let few = fuzzed("callback", &ran(12)).unwrap_err();
+        assert!(few.contains("callback") && few.contains("only 12"), "{few}");
+        let none = fuzzed("id_token", "INFO: Seed: 1\n").unwrap_err();
+        assert!(none.contains("id_token"), "{none}");
     }
 }

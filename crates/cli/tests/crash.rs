@@ -104,11 +104,32 @@ async fn killed_mid_refresh_at_a_provider_that_does_not_rotate_the_next_start_is
     assert_eq!(reuse(&s.idp), 0);
 }
 
+/// A pipe already full: a process whose standard output it is blocks at its first line.
+#[cfg(unix)]
+fn full_pipe() -> std::process::Stdio {
+    let (sender, receiver) = tokio::net::unix::pipe::pipe().expect("a pipe");
+    let filler = [b'.'; 4096];
+    while sender.try_write(&filler).is_ok() {}
+    // The read end stays open (leaked for the test's life), so the writer blocks, not fails.
+    std::mem::forget(receiver);
+    std::process::Stdio::from(sender.into_blocking_fd().expect("a blocking pipe"))
+}
+
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_just_after_the_vault_write_the_next_start_is_signed_in() {
     let s = signed_in("sebastian").await;
     let before = stored_token(&s).await.expect("a stored session");
-    let child = start_status(&s);
+    // `status` writes the vault, then prints: with its output a full pipe it is held right
+    // after the vault write, so the kill below lands there, whatever the machine's speed.
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"))
+        .arg("status")
+        .env("LATCHKEY_CONFIG", &s.config_path)
+        .stdout(full_pipe())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the CLI starts");
     // Watch the vault from here, and kill the CLI the moment the new token is in it.
     let written = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -121,8 +142,11 @@ async fn killed_just_after_the_vault_write_the_next_start_is_signed_in() {
     .await
     .expect("the CLI wrote the rotated token");
     let mut child = child;
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the CLI is still running, held at its first line after the vault write"
+    );
+    kill(child).await;
     assert!(
         s.idp.refresh_token_is_active(&written),
         "the vault holds the live token"
