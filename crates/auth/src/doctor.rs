@@ -323,3 +323,120 @@ async fn session_check(config: &Config) -> Check {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str, ports: &[u16]) -> Config {
+        let json = serde_json::json!({
+            "issuer": issuer,
+            "clientId": "doctor-test",
+            "apiUrl": "http://127.0.0.1:1",
+            "loopbackPorts": ports,
+        });
+        Config::parse(&json.to_string(), "test").unwrap()
+    }
+
+    fn date(offset_secs: i64) -> reqwest::header::HeaderValue {
+        let when = chrono::Utc::now() + chrono::Duration::seconds(offset_secs);
+        reqwest::header::HeaderValue::from_str(&when.to_rfc2822()).unwrap()
+    }
+
+    #[test]
+    fn a_clock_off_the_providers_is_a_warning_then_a_failure() {
+        assert_eq!(clock_check(Some(&date(0))).verdict, Verdict::Ok);
+        let drifting = clock_check(Some(&date(-30)));
+        assert_eq!(drifting.verdict, Verdict::Warn, "{drifting}");
+        let off = clock_check(Some(&date(300)));
+        assert_eq!(off.verdict, Verdict::Fail, "{off}");
+        assert!(off.what.contains("off the provider's"), "{off}");
+        assert!(off.to_string().contains("set the clock"), "{off}");
+        assert_eq!(clock_check(None).verdict, Verdict::Warn);
+    }
+
+    /// Serves `document` as the discovery document of a provider on loopback; returns its
+    /// issuer URL.
+    async fn provider_serving(document: impl Fn(&str) -> serde_json::Value) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}/", listener.local_addr().unwrap());
+        let body = document(&issuer).to_string();
+        let json = |body: String| ([("content-type", "application/json")], body);
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || {
+                    let body = body.clone();
+                    async move { json(body) }
+                }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { json(r#"{"keys":[]}"#.to_owned()) }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        issuer
+    }
+
+    fn discovery(issuer: &str, pkce: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}authorize"),
+            "token_endpoint": format!("{issuer}token"),
+            "jwks_uri": format!("{issuer}jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": pkce,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_provider_naming_another_issuer_fails_with_the_fix() {
+        let issuer = provider_serving(|_| discovery("https://elsewhere.example/", &["S256"])).await;
+        let checks = provider_checks(&config(&issuer, &[])).await;
+        let first = &checks[0];
+        assert_eq!(first.verdict, Verdict::Fail, "{first}");
+        assert!(first.what.contains("elsewhere.example"), "{first}");
+        assert!(first.to_string().contains("\"issuer\""), "{first}");
+    }
+
+    #[tokio::test]
+    async fn a_provider_without_pkce_s256_fails() {
+        let issuer = provider_serving(|issuer| discovery(issuer, &["plain"])).await;
+        let checks = provider_checks(&config(&issuer, &[])).await;
+        let first = &checks[0];
+        assert_eq!(first.verdict, Verdict::Fail, "{first}");
+        assert!(first.what.contains("PKCE with S256"), "{first}");
+    }
+
+    #[test]
+    fn busy_loopback_ports_warn_while_one_is_free_and_fail_when_none_is() {
+        let hold = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a, b) = (hold(), hold());
+        let (pa, pb) = (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        );
+        let free = {
+            let probe = hold();
+            probe.local_addr().unwrap().port()
+        };
+        let issuer = "http://127.0.0.1:1/";
+        let ports_check = |ports: &[u16]| {
+            loopback_checks(&config(issuer, ports))
+                .into_iter()
+                .find(|c| c.what.contains("loopbackPort"))
+                .expect("a line about loopbackPorts")
+        };
+        let all_busy = ports_check(&[pa, pb]);
+        assert_eq!(all_busy.verdict, Verdict::Fail, "{all_busy}");
+        assert!(
+            all_busy.what.contains(&format!("({pa}, {pb})")),
+            "{all_busy}"
+        );
+        let one_free = ports_check(&[pa, free]);
+        assert_eq!(one_free.verdict, Verdict::Warn, "{one_free}");
+        drop((a, b));
+    }
+}

@@ -100,6 +100,7 @@ impl Session {
                 id_token.as_deref(),
             )
         });
+        tracing::debug!(revoked, pending, "signed out");
         LogoutOutcome {
             revoked,
             revocation_pending: pending > 0,

@@ -201,7 +201,9 @@ impl Session {
             .refresh_token()
             .cloned()
             .unwrap_or(current.refresh_token);
+        let rotated = response.refresh_token().is_some();
         let persisted = vault_ok && self.persist(&mut entry, &refresh, &binding, &profile).await;
+        tracing::debug!(rotated, persisted, "session renewed");
         drop(entry_lock);
         self.adopt(&response, Some(refresh), binding, profile, persisted);
         Ok(())
@@ -225,6 +227,7 @@ impl Session {
             }
             None => false,
         };
+        tracing::debug!(persisted, "signed in");
         self.adopt(&response, refresh, binding, profile.clone(), persisted);
         Ok(profile)
     }

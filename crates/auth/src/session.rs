@@ -252,6 +252,7 @@ impl Session {
             }
         };
         on_url(&authorization.url);
+        tracing::debug!("sign-in started; waiting for the browser's answer");
         if let Err(err) = self.inner.browser.open(&authorization.url) {
             tracing::warn!("could not open the browser ({err}); the sign-in URL is shown instead");
         }
@@ -289,6 +290,7 @@ impl Session {
         .await;
         callback.respond(login::page_outcome(&result));
         let (response, claims) = result?;
+        tracing::debug!("authorization code exchanged; the ID token is valid");
         lock_unpoisoned(&self.inner.pending).take();
         let asking = Instant::now();
         let userinfo = profile::userinfo(

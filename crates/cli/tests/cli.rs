@@ -472,3 +472,53 @@ async fn a_browser_named_in_browser_is_used_over_ssh_instead_of_a_device_code() 
     let opened = std::fs::read_to_string(&marker).expect("BROWSER's program was started");
     assert!(opened.contains("/authorize?"), "{opened}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_session_at_trace_level_keeps_every_token_out_of_the_log_and_the_vault_entry() {
+    let s = stack().await;
+    let c = &s.config_path;
+    let trace = [("LATCHKEY_LOG", "latchkey_auth=trace")];
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let mut logged = Vec::new();
+    let mut tokens = Vec::new();
+    let protected = format!("{}/api/messages/protected", s.api_url);
+    for args in [
+        vec!["login", "--user", "jemma"],
+        vec!["status"],
+        vec!["call", protected.as_str()],
+    ] {
+        let (ok, out, err) = cli(c, &args, &trace).await;
+        assert!(ok, "{args:?}: {out}{err}");
+        logged.push(err);
+        let token = store.refresh_token().await.unwrap().expect("stored");
+        tokens.push(token.secret().clone());
+        // The raw entry: the refresh token and its binding, never an access or ID token.
+        let raw = store.vault().read().await.unwrap().expect("an entry");
+        assert!(raw.contains(token.secret().as_str()), "{args:?}");
+        assert!(
+            !raw.contains("eyJ"),
+            "{args:?}: a JWT (access or ID token) is in the vault entry"
+        );
+    }
+    let (ok, out, err) = cli(c, &["logout"], &trace).await;
+    assert!(ok, "{out}{err}");
+    logged.push(err);
+    // Latchkey's own lines are the ones this promise is about; each step logs one.
+    let own: Vec<&str> = logged
+        .iter()
+        .flat_map(|l| l.lines())
+        .filter(|line| line.contains("latchkey_auth"))
+        .collect();
+    for step in ["signed in", "session renewed", "signed out"] {
+        assert!(
+            own.iter().any(|line| line.contains(step)),
+            "no {step:?} line at trace level: {own:#?}"
+        );
+    }
+    for line in own {
+        assert!(!line.contains("eyJ"), "a JWT in the log: {line}");
+        for token in &tokens {
+            assert!(!line.contains(token.as_str()), "a refresh token in the log");
+        }
+    }
+}
