@@ -389,3 +389,44 @@ async fn a_provider_that_matches_the_port_exactly_signs_in_on_the_configured_por
     let redirect = query(&announced.unwrap(), "redirect_uri");
     assert_eq!(redirect, format!("http://127.0.0.1:{port}/callback"));
 }
+
+/// A browser that only counts how often it was asked to open something.
+#[derive(Default)]
+struct CountingBrowser(std::sync::atomic::AtomicUsize);
+
+impl latchkey_auth::BrowserLauncher for CountingBrowser {
+    fn open(&self, _url: &Url) -> std::io::Result<()> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn with_every_loopback_port_taken_the_sign_in_fails_before_any_browser_opens() {
+    let stack = stack().await;
+    let held: Vec<std::net::TcpListener> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut config = stack.config.clone();
+    config.loopback_ports = held
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let browser = std::sync::Arc::new(CountingBrowser::default());
+    let session = latchkey_auth::Session::with_browser(config.clone(), browser.clone());
+    let mut shown = false;
+    let err = session
+        .login(LoginOptions::default(), |_| shown = true)
+        .await
+        .expect_err("no port to listen on");
+    let message = err.to_string();
+    for port in &config.loopback_ports {
+        assert!(
+            message.contains(&port.to_string()),
+            "names {port}: {message}"
+        );
+    }
+    assert_eq!(browser.0.load(Ordering::SeqCst), 0, "no browser was opened");
+    assert!(!shown, "no sign-in URL was offered");
+    drop(held);
+}

@@ -1281,3 +1281,63 @@ async fn every_action_of_the_signed_in_pages_works_from_the_keyboard() {
     app.text("#login", "Log in").await;
     app.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_can_be_copied_and_cancelled_from_the_waiting_view() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // The person takes their time in the browser: the window waits meanwhile.
+    let app = launch(&stack, 20_000).await;
+    app.click("#login").await;
+    app.text("#waiting", "Continue in your browser").await;
+    let url = app.sign_in_url().await;
+    assert!(url.contains("/authorize?"), "{url}");
+    app.click("#copy-url").await;
+    app.text("#copy-url", "Copied").await;
+    app.click("#cancel-login").await;
+    app.gone("#waiting").await;
+    app.text("#login", "Log in").await;
+    assert!(
+        !app.exists(".notice.error").await,
+        "a cancel is not an error"
+    );
+    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    assert!(vault.refresh_token().await.unwrap().is_none());
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_out_the_provider_could_not_confirm_is_revoked_later_without_a_click() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let token = stored_session(&stack, "jemma").await;
+    let app = launch(&stack, 0).await;
+    app.text("#nav-user", "Jemma Doe").await;
+    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let live = vault
+        .refresh_token()
+        .await
+        .unwrap()
+        .unwrap()
+        .secret()
+        .clone();
+    assert_ne!(live, token, "the start renewed (and rotated) the session");
+
+    stack.idp.set_revocation_unavailable(true);
+    app.click("#logout").await;
+    app.text("#signed-out-message", "has not confirmed yet")
+        .await;
+    assert!(
+        stack.idp.refresh_token_is_active(&live),
+        "the provider could not revoke it"
+    );
+    // The provider recovers; the window's own retries revoke the token and say so.
+    stack.idp.set_revocation_unavailable(false);
+    app.text(
+        "#signed-out-message",
+        "Your provider confirmed the sign-out",
+    )
+    .await;
+    assert!(!stack.idp.refresh_token_is_active(&live));
+    app.quit().await;
+}
