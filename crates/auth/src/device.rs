@@ -32,22 +32,6 @@ pub struct DeviceCode {
     pub interval: Duration,
 }
 
-impl DeviceCode {
-    /// The user code in groups of four, easy to read aloud and type.
-    pub fn grouped_user_code(&self) -> String {
-        let plain: Vec<char> = self
-            .user_code
-            .chars()
-            .filter(|c| *c != '-' && *c != ' ')
-            .collect();
-        plain
-            .chunks(4)
-            .map(|c| c.iter().collect::<String>())
-            .collect::<Vec<_>>()
-            .join("-")
-    }
-}
-
 impl Session {
     /// Signs in with the device authorization grant: asks the provider for a code, hands it to
     /// `on_code` to show, then polls at the provider's interval (slower on `slow_down`) until

@@ -59,10 +59,7 @@ async fn decide(code: &DeviceCode, user: &str, decision: &str) -> String {
     );
     http.post(code.verification_uri.clone())
         .form(&[
-            (
-                "user_code",
-                code.grouped_user_code().to_lowercase().as_str(),
-            ),
+            ("user_code", code.user_code.to_lowercase().as_str()),
             ("username", user),
             ("password", "todo"),
             ("decision", decision),

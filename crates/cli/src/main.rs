@@ -150,10 +150,8 @@ async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, DeviceL
     let (shown_tx, shown_rx) = tokio::sync::oneshot::channel::<std::time::Duration>();
     let sign_in = session.login_device(move |code| {
         eprintln!("\nOn any device, open:\n\n  {}\n", code.verification_uri);
-        eprintln!(
-            "and enter the code:\n\n      {}\n",
-            code.grouped_user_code()
-        );
+        // Exactly as issued: some providers match it character for character (RFC 8628 §6.1).
+        eprintln!("and enter the code:\n\n      {}\n", code.user_code);
         if let Some(complete) = &code.verification_uri_complete {
             eprintln!("(or open {complete}, which has the code in it)\n");
         }

@@ -522,3 +522,81 @@ async fn a_whole_session_at_trace_level_keeps_every_token_out_of_the_log_and_the
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_code_is_shown_exactly_as_the_provider_issued_it() {
+    use tokio::io::AsyncBufReadExt;
+    // A provider that issues "BCDFGHJK" and accepts nothing else (django-oauth-toolkit).
+    let s = stack_with(latchkey_dev_idp::Settings {
+        device_codes_exact: true,
+        ..latchkey_dev_idp::Settings::default()
+    })
+    .await;
+    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"))
+        .args(["login", "--device"])
+        .env("LATCHKEY_CONFIG", &s.config_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(login.stderr.take().unwrap()).lines();
+    let mut seen: Vec<String> = Vec::new();
+    let (uri, shown) = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the CLI shows the code")
+            .unwrap()
+            .unwrap_or_else(|| panic!("ended early: {seen:?}"));
+        seen.push(line.clone());
+        if line.starts_with("(or open ") {
+            let uri = seen
+                .iter()
+                .find(|l| l.trim_start().starts_with("http"))
+                .expect("the verification URL")
+                .trim()
+                .to_owned();
+            let after = seen
+                .iter()
+                .position(|l| l.starts_with("and enter the code:"))
+                .expect("the code's line");
+            let code = seen[after + 1..]
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .expect("the code")
+                .trim()
+                .to_owned();
+            break (uri, code);
+        }
+    };
+    assert!(
+        shown.chars().all(|c| c.is_ascii_alphanumeric()),
+        "shown as issued, with nothing added: {shown:?}"
+    );
+    // The person types what they see.
+    let approved = reqwest::Client::new()
+        .post(&uri)
+        .form(&[
+            ("user_code", shown.as_str()),
+            ("username", "jemma"),
+            ("password", "todo"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = approved.text().await.unwrap();
+    assert!(
+        !page.contains("unknown"),
+        "the provider took the code: {page}"
+    );
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), login.wait_with_output())
+        .await
+        .expect("the CLI notices the approval")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Signed in as Jemma Doe"),
+        "{stdout}"
+    );
+}

@@ -45,14 +45,16 @@ struct DeviceGrant {
 pub(crate) struct DeviceGrants(Mutex<HashMap<String, DeviceGrant>>);
 
 /// `ABCD-EFGH` from letters that cannot be mistaken for each other (RFC 8628 §6.1).
-fn user_code() -> String {
+fn user_code(exact: bool) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
     let mut rng = rand::rngs::OsRng;
     let mut code: String = (0..8)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect();
-    code.insert(4, '-');
+    if !exact {
+        code.insert(4, '-');
+    }
     code
 }
 
@@ -80,7 +82,7 @@ pub(crate) async fn device_code(
     };
     let client_id = client_id.to_owned();
     let device_code = crate::random_token(32);
-    let user_code = user_code();
+    let user_code = user_code(p.settings.device_codes_exact);
     let interval = p.settings.device_interval;
     let lifetime = p.settings.device_code_ttl;
     {
@@ -266,13 +268,22 @@ pub(crate) async fn activate(
     else {
         return activate_form(&code, Some("Wrong username or password."));
     };
-    let wanted = normalize(&code);
+    let exact = p.settings.device_codes_exact;
+    let wanted = if exact {
+        code.clone()
+    } else {
+        normalize(&code)
+    };
     let mut grants = p.devices.0.lock().unwrap_or_else(PoisonError::into_inner);
     let lifetime = p.settings.device_code_ttl;
-    let Some(grant) = grants
-        .values_mut()
-        .find(|g| normalize(&g.user_code) == wanted && g.created.elapsed() <= lifetime)
-    else {
+    let Some(grant) = grants.values_mut().find(|g| {
+        let issued = if exact {
+            g.user_code.clone()
+        } else {
+            normalize(&g.user_code)
+        };
+        issued == wanted && g.created.elapsed() <= lifetime
+    }) else {
         return activate_form(&code, Some("That code is unknown or has expired."));
     };
     if !matches!(grant.decision, Decision::Pending) {

@@ -92,6 +92,10 @@ pub struct Settings {
     /// How long a device code (RFC 8628) lives, and how often a device may poll.
     pub device_code_ttl: Duration,
     pub device_interval: Duration,
+    /// Issue user codes without punctuation and match them exactly as issued, as
+    /// django-oauth-toolkit does (RFC 8628 §6.1 lets a server ignore the punctuation it added;
+    /// this one adds none and ignores nothing).
+    pub device_codes_exact: bool,
     /// The confidential client that may use the management API (client credentials).
     pub management: Option<ManagementClient>,
     /// The SQLite file that keeps users and signing keys across restarts (created when
@@ -135,6 +139,7 @@ impl Default for Settings {
             refresh_token_bytes: 32,
             device_code_ttl: Duration::from_secs(600),
             device_interval: Duration::from_secs(5),
+            device_codes_exact: false,
             management: None,
             data: None,
         }
