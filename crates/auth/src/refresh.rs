@@ -139,6 +139,12 @@ impl Session {
                     .await;
                 return Err(SessionError::Expired);
             }
+            // Reached, but failing on its side (5xx): kept, as for an unreachable provider.
+            Err(err @ RequestTokenError::Request(latchkey_http::HttpError::Status { .. })) => {
+                return Err(SessionError::ProviderUnavailable(describe_token_error(
+                    &err,
+                )));
+            }
             Err(err @ RequestTokenError::Request(_)) => {
                 return Err(SessionError::Offline(describe_token_error(&err)));
             }

@@ -37,6 +37,7 @@ impl Hostile {
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}authorize"),
             "token_endpoint": format!("{issuer}answer/token"),
+            "device_authorization_endpoint": format!("{issuer}answer/device"),
             "jwks_uri": format!("{issuer}answer/jwks"),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
@@ -48,6 +49,7 @@ impl Hostile {
             map.insert("discovery", (StatusCode::OK, discovery.to_string().into()));
             map.insert("jwks", (StatusCode::OK, br#"{"keys": []}"#.to_vec()));
             map.insert("token", (StatusCode::OK, token(json!(3600)).into()));
+            map.insert("device", (StatusCode::NOT_FOUND, Vec::new()));
         }
         let served = answers.clone();
         let app = Router::new()
@@ -123,6 +125,7 @@ async fn answer(State(answers): State<Answers>, Path(name): Path<String>) -> Res
     let key = match name.as_str() {
         "token" => "token",
         "jwks" => "jwks",
+        "device" => "device",
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     serve(&answers, key)
@@ -212,7 +215,7 @@ async fn malformed_token_answers_are_named_and_the_session_is_kept() {
         "{{\"access_token\": \"{}\"}}",
         "a".repeat(MAX_PROVIDER_ANSWER)
     );
-    let cases: [(&str, StatusCode, Vec<u8>, &str); 9] = [
+    let cases: [(&str, StatusCode, Vec<u8>, &str); 10] = [
         (
             "negative expires_in",
             StatusCode::OK,
@@ -262,6 +265,12 @@ async fn malformed_token_answers_are_named_and_the_session_is_kept() {
             StatusCode::INTERNAL_SERVER_ERROR,
             b"<html>down</html>".to_vec(),
             "having problems",
+        ),
+        (
+            "a 502 with JSON",
+            StatusCode::BAD_GATEWAY,
+            br#"{"error":"server_error"}"#.to_vec(),
+            "answer/token answered HTTP 502",
         ),
         (
             "an error without a code",
@@ -438,4 +447,26 @@ async fn a_malformed_deep_link_is_refused_and_says_why() {
             "{refused}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_endpoint_that_fails_is_named_with_its_status() {
+    let hostile = Hostile::start().await;
+    hostile.set(
+        "device",
+        StatusCode::INTERNAL_SERVER_ERROR,
+        b"<html>Server Error (500)</html>".to_vec(),
+    );
+    let session = Session::with_browser(hostile.config(), Arc::new(NoBrowser));
+    let err = session.login_device(|_| {}).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "{}answer/device answered HTTP 500",
+            hostile.issuer
+        )),
+        "names the endpoint and its status: {message}"
+    );
+    assert!(!message.contains("expected value"), "{message}");
+    assert!(!message.contains("</html>"), "{message}");
 }

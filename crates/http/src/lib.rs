@@ -164,6 +164,14 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
             let request = reqwest::Request::try_from(request)
                 .map_err(|err| HttpError::Request(err.to_string()))?;
             let response = self.client.execute(request).await?;
+            // A server error is the provider failing, whatever its body: say which endpoint
+            // and which status, rather than "unreadable answer" from a JSON parser.
+            if response.status().is_server_error() {
+                return Err(HttpError::Status {
+                    url: without_query(response.url()),
+                    status: response.status().as_u16(),
+                });
+            }
             let mut builder = oauth2::http::Response::builder()
                 .status(response.status())
                 .version(response.version());
