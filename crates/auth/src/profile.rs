@@ -75,13 +75,46 @@ impl Profile {
         }
     }
 
-    /// The best name to greet the person with.
+    /// The best name to greet the person with: the name (or `preferred_username`), the
+    /// nickname, the email, else [`Profile::NO_NAME`] — never the bare `sub`, which reads as a
+    /// name ("Signed in as 1") at providers that send only that.
     pub fn display_name(&self) -> &str {
+        self.given_name().unwrap_or(Self::NO_NAME)
+    }
+
+    /// A name or email the provider gave, if any.
+    pub fn given_name(&self) -> Option<&str> {
         self.name
             .as_deref()
             .or(self.nickname.as_deref())
             .or(self.email.as_deref())
-            .unwrap_or(&self.sub)
+    }
+
+    /// What stands for the name when the provider gave none.
+    pub const NO_NAME: &'static str = "(no name from the provider)";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_with_only_a_subject_says_no_name_was_given() {
+        let bare = Profile::from_cache(
+            "1",
+            &CachedProfile {
+                name: None,
+                email: None,
+                picture: None,
+            },
+        );
+        assert_eq!(bare.display_name(), "(no name from the provider)");
+        assert_eq!(bare.given_name(), None);
+        let with_email = Profile {
+            email: Some("a@example.com".into()),
+            ..bare
+        };
+        assert_eq!(with_email.display_name(), "a@example.com");
     }
 }
 

@@ -195,7 +195,7 @@ async fn login_device(session: &Session, rule: &str) -> Result<ExitCode, DeviceL
         latchkey_auth::LoginError::DeviceUnsupported => DeviceLogin::Unsupported(e.to_string()),
         other => DeviceLogin::Failed(other.to_string()),
     })?;
-    println!("Signed in as {}", describe(&profile));
+    println!("{}", signed_in_as(&profile));
     if let Some(problem) = session.vault_problem() {
         eprintln!("warning: {problem}");
     }
@@ -227,6 +227,14 @@ async fn retry_revocations(session: &Session) {
 /// Why the person must sign in again, in one sentence with what to run.
 fn session_ended(err: &SessionError) -> String {
     format!("Not signed in: {err}. Run `latchkey-cli login`.")
+}
+
+/// "Signed in as NAME <EMAIL>", or "Signed in (no name from the provider)".
+fn signed_in_as(profile: &Profile) -> String {
+    match profile.given_name() {
+        Some(_) => format!("Signed in as {}", describe(profile)),
+        None => format!("Signed in {}", Profile::NO_NAME),
+    }
 }
 
 fn describe(profile: &Profile) -> String {
@@ -299,7 +307,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Signed in as {}", describe(&profile));
+            println!("{}", signed_in_as(&profile));
             if let Some(problem) = session.vault_problem() {
                 eprintln!("warning: {problem}");
             }
@@ -310,11 +318,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             retry_revocations(&session).await;
             match restored {
                 Ok(Restored::SignedIn(profile)) => {
-                    println!(
-                        "Signed in as {} at {}",
-                        describe(&profile),
-                        session.config().issuer
-                    );
+                    println!("{} at {}", signed_in_as(&profile), session.config().issuer);
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(Restored::Offline {
