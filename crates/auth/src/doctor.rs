@@ -137,6 +137,7 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
             took.as_millis()
         )),
     );
+    checks.extend(scopes_check(config, &provider));
     let extra = provider.extra();
     let grants = provider.metadata.grant_types_supported();
     let refresh =
@@ -174,6 +175,35 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
         "signing in over SSH needs a browser that reaches this machine's loopback",
     );
     checks
+}
+
+/// The configured scopes the provider's discovery document does not list (when it lists
+/// any): a sign-in asking for them may end in `invalid_scope`.
+fn scopes_check(config: &Config, provider: &Provider) -> Option<Check> {
+    let supported = provider.metadata.scopes_supported()?;
+    let missing: Vec<&str> = config
+        .scopes
+        .iter()
+        .filter(|wanted| !supported.iter().any(|s| s.as_str() == wanted.as_str()))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Some(Check::ok("the provider lists every configured scope"));
+    }
+    let refresh = if missing.contains(&"offline_access") {
+        " (without offline_access there is no refresh token: every start needs a browser sign-in)"
+    } else {
+        ""
+    };
+    Some(Check::warn(
+        format!(
+            "the provider does not list the scope(s) {} in scopes_supported; the sign-in may end in invalid_scope",
+            missing.join(", ")
+        ),
+        format!(
+            "enable them at the provider, or give \"scopes\" without them in the configuration{refresh}"
+        ),
+    ))
 }
 
 fn clock_check(date: Option<&reqwest::header::HeaderValue>) -> Check {
@@ -379,7 +409,16 @@ mod tests {
     }
 
     fn discovery(issuer: &str, pkce: &[&str]) -> serde_json::Value {
+        discovery_with_scopes(
+            issuer,
+            pkce,
+            &["openid", "profile", "email", "offline_access"],
+        )
+    }
+
+    fn discovery_with_scopes(issuer: &str, pkce: &[&str], scopes: &[&str]) -> serde_json::Value {
         serde_json::json!({
+            "scopes_supported": scopes,
             "issuer": issuer,
             "authorization_endpoint": format!("{issuer}authorize"),
             "token_endpoint": format!("{issuer}token"),
@@ -408,6 +447,31 @@ mod tests {
         let first = &checks[0];
         assert_eq!(first.verdict, Verdict::Fail, "{first}");
         assert!(first.what.contains("PKCE with S256"), "{first}");
+    }
+
+    #[tokio::test]
+    async fn a_scope_the_provider_does_not_list_is_a_warning_that_names_it() {
+        let issuer = provider_serving(|issuer| {
+            discovery_with_scopes(issuer, &["S256"], &["openid", "profile", "email"])
+        })
+        .await;
+        let checks = provider_checks(&config(&issuer, &[])).await;
+        let scopes = checks
+            .iter()
+            .find(|c| c.what.contains("scope"))
+            .expect("a line about scopes");
+        assert_eq!(scopes.verdict, Verdict::Warn, "{scopes}");
+        assert!(scopes.what.contains("offline_access"), "{scopes}");
+        assert!(!scopes.what.contains("email"), "{scopes}");
+        assert!(scopes.to_string().contains("no refresh token"), "{scopes}");
+        let fine = provider_serving(|issuer| discovery(issuer, &["S256"])).await;
+        let checks = provider_checks(&config(&fine, &[])).await;
+        assert!(
+            checks
+                .iter()
+                .any(|c| c.verdict == Verdict::Ok && c.what.contains("every configured scope")),
+            "{checks:?}"
+        );
     }
 
     #[test]
