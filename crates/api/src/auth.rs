@@ -103,6 +103,8 @@ pub struct TokenValidator {
     http: ProviderHttp,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     last_fetch: Mutex<Option<Instant>>,
+    /// How soon after a fetch an unknown `kid` may fetch the keys again.
+    refetch_interval: Duration,
     /// Tokens that passed every check, until their `exp` (see [`crate::verified`]).
     verified: VerifiedTokens,
 }
@@ -115,7 +117,18 @@ impl TokenValidator {
             http: ProviderHttp::default(),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            refetch_interval: REFETCH_INTERVAL,
             verified: VerifiedTokens::new(verified::CAPACITY),
+        }
+    }
+
+    /// Lets an unknown `kid` fetch the issuer's keys again this soon after the last fetch
+    /// (30 s by default): shorter picks up a rotated key sooner, at the price of more fetches
+    /// that forged tokens can cause.
+    pub fn refetch_interval(self, interval: Duration) -> Self {
+        Self {
+            refetch_interval: interval,
+            ..self
         }
     }
 
@@ -181,7 +194,7 @@ impl TokenValidator {
             if let Some(key) = self.keys.read().await.get(kid) {
                 return Ok(key.clone());
             }
-            if last.is_some_and(|t| t.elapsed() < REFETCH_INTERVAL) {
+            if last.is_some_and(|t| t.elapsed() < self.refetch_interval) {
                 return Err(ApiError::InvalidToken(
                     "the token's signing key is unknown".into(),
                 ));

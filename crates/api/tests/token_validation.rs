@@ -248,7 +248,7 @@ async fn admin_message_needs_the_permission() {
 }
 
 #[tokio::test]
-async fn rotated_keys_are_picked_up_once_and_unknown_kids_are_rate_limited() {
+async fn a_burst_of_unknown_kids_refetches_the_keys_at_most_once() {
     let s = stack().await;
     let first = s.idp.sign_claims(&s.claims(&[])).unwrap();
     assert_eq!(s.get("/api/messages/protected", Some(&first)).await.0, 200);
@@ -275,4 +275,58 @@ async fn rotated_keys_are_picked_up_once_and_unknown_kids_are_rate_limited() {
         "{} JWKS fetches for one burst",
         after_burst - fetches
     );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_and_a_retired_one_forgotten_with_its_tokens() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    let mut state = AppState::new(idp.issuer(), API_AUDIENCE);
+    // Every unknown kid may refetch at once, so the test needs no wait for the default 30 s.
+    state.validator = Arc::new(
+        TokenValidator::new(idp.issuer(), API_AUDIENCE).refetch_interval(std::time::Duration::ZERO),
+    );
+    let validator = state.validator.clone();
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let s = Stack {
+        idp,
+        api,
+        http: reqwest::Client::new(),
+        validator,
+    };
+    let fetches = || {
+        s.idp
+            .counters()
+            .jwks_fetches
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+
+    let old = s.idp.sign_claims(&s.claims(&[])).unwrap();
+    assert_eq!(s.get("/api/messages/protected", Some(&old)).await.0, 200);
+    assert_eq!(s.validator.remembered_tokens(), 1);
+
+    // The provider rotates: a token signed by the new key is accepted after one refetch,
+    // and the old key, still published, keeps its tokens valid.
+    s.idp.rotate_keys().unwrap();
+    let before = fetches();
+    let new = s.idp.sign_claims(&s.claims(&[])).unwrap();
+    assert_eq!(s.get("/api/messages/protected", Some(&new)).await.0, 200);
+    assert_eq!(fetches(), before + 1, "one refetch for the new kid");
+    assert_eq!(s.get("/api/messages/protected", Some(&old)).await.0, 200);
+
+    // Two more rotations retire the first key (the dev IdP publishes the last two besides the
+    // current one). The next new kid refetches, which forgets every remembered token: the
+    // old key's token, accepted a moment ago from memory, is refused now.
+    s.idp.rotate_keys().unwrap();
+    s.idp.rotate_keys().unwrap();
+    let newest = s.idp.sign_claims(&s.claims(&[])).unwrap();
+    assert!(s.validator.remembered_tokens() >= 2);
+    assert_eq!(s.get("/api/messages/protected", Some(&newest)).await.0, 200);
+    assert_eq!(
+        s.validator.remembered_tokens(),
+        1,
+        "the keys changed: only the token verified since is remembered"
+    );
+    s.assert_invalid_token(&old, "a retired key's token").await;
 }
