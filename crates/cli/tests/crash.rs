@@ -106,10 +106,19 @@ async fn killed_mid_refresh_at_a_provider_that_does_not_rotate_the_next_start_is
 
 /// A pipe already full: a process whose standard output it is blocks at its first line.
 #[cfg(unix)]
-fn full_pipe() -> std::process::Stdio {
+async fn full_pipe() -> std::process::Stdio {
     let (sender, receiver) = tokio::net::unix::pipe::pipe().expect("a pipe");
     let filler = [b'.'; 4096];
-    while sender.try_write(&filler).is_ok() {}
+    // Until the kernel itself says the pipe is full: after `writable`, a `WouldBlock` is
+    // the write's own EAGAIN, not tokio's readiness not being known yet.
+    loop {
+        sender.writable().await.expect("a writable pipe");
+        match sender.try_write(&filler) {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => panic!("filling the pipe: {err}"),
+        }
+    }
     // The read end stays open (leaked for the test's life), so the writer blocks, not fails.
     std::mem::forget(receiver);
     std::process::Stdio::from(sender.into_blocking_fd().expect("a blocking pipe"))
@@ -125,7 +134,7 @@ async fn killed_just_after_the_vault_write_the_next_start_is_signed_in() {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey-cli"))
         .arg("status")
         .env("LATCHKEY_CONFIG", &s.config_path)
-        .stdout(full_pipe())
+        .stdout(full_pipe().await)
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
