@@ -321,7 +321,11 @@ async fn a_userinfo_answer_about_another_user_is_discarded() {
     assert_eq!(profile.sub, "dev-idp|jemma");
     assert_eq!(profile.name, None, "no name from another user's answer");
     assert_eq!(profile.email, None);
-    assert_eq!(profile.display_name(), "dev-idp|jemma");
+    assert_eq!(
+        profile.display_name(),
+        "(no name from the provider)",
+        "never the bare sub as if it were a name"
+    );
 }
 
 #[tokio::test]
