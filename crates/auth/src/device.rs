@@ -83,9 +83,9 @@ impl Session {
                 },
                 _ => LoginError::Device(describe_token_error(&err)),
             })?;
-        let id_token = response.id_token().ok_or_else(|| {
-            LoginError::InvalidIdToken("the token response has no ID token".into())
-        })?;
+        let id_token = response
+            .id_token()
+            .ok_or(LoginError::NoIdToken { grant: "device" })?;
         let claims = crate::idtoken::verify(
             &provider,
             &self.inner.http,

@@ -86,6 +86,15 @@ pub enum LoginError {
     /// The ID token failed validation.
     #[error("the provider's ID token is not valid: {0}")]
     InvalidIdToken(String),
+    /// The token answer has no ID token at all (a plain OAuth 2.0 grant), so nothing says
+    /// who signed in; refused rather than signing in an unknown person.
+    #[error(
+        "the provider returned no ID token for this {grant} sign-in, so it cannot say who signed in; make the provider answer this grant with OpenID Connect (ask for the openid scope; django-oauth-toolkit: an application with OIDC on), or sign in with a browser"
+    )]
+    NoIdToken {
+        /// Which grant answered without one: "browser" or "device".
+        grant: &'static str,
+    },
     /// The provider lists no device authorization endpoint (RFC 8628).
     #[error(
         "the provider offers no device sign-in (RFC 8628: no device_authorization_endpoint); enable the Device Code grant for this application, or sign in with a browser"
@@ -250,7 +259,7 @@ pub(crate) async fn exchange(
     let validating = std::time::Instant::now();
     let id_token = response
         .id_token()
-        .ok_or_else(|| LoginError::InvalidIdToken("the token response has no ID token".into()))?;
+        .ok_or(LoginError::NoIdToken { grant: "browser" })?;
     let claims = crate::idtoken::verify(
         provider,
         http,

@@ -179,3 +179,26 @@ async fn a_malformed_device_answer_is_refused_at_once_never_polled() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_device_answer_without_an_id_token_says_it_is_missing_and_signs_nobody_in() {
+    let stack = stack_with(quick(1, 60)).await;
+    let session = stack.session_without_browser();
+    // A plain OAuth 2.0 device grant (django-oauth-toolkit's): tokens, but no ID token.
+    stack.idp.tamper(Tamper::TokenWithoutIdToken);
+    let (login, code) = start(&session).await;
+    decide(&code, "jemma", "approve").await;
+    let err = login.await.unwrap().expect_err("nobody is signed in");
+    assert!(
+        matches!(err, LoginError::NoIdToken { grant: "device" }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("returned no ID token"), "{message}");
+    assert!(
+        !message.contains("not valid"),
+        "missing is not invalid: {message}"
+    );
+    assert!(!session.is_signed_in());
+    assert!(session.store().refresh_token().await.unwrap().is_none());
+}

@@ -193,6 +193,9 @@ pub enum Tamper {
     /// `interaction_required` or `consent_required`), as a provider whose policy now asks the
     /// person to sign in again (a new factor, new terms, a consent withdrawn).
     RefreshNeedsSignIn(&'static str),
+    /// The next token answer carries no ID token, as a plain OAuth 2.0 grant does
+    /// (django-oauth-toolkit's device grant).
+    TokenWithoutIdToken,
 }
 
 /// A point where the provider holds its answer, for tests that kill a client there.

@@ -332,6 +332,11 @@ pub(crate) fn token_response(
     if let Some(refresh) = refresh_token {
         body["refresh_token"] = refresh.into();
     }
+    if p.take_tamper(&[Tamper::TokenWithoutIdToken]).is_some()
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("id_token");
+    }
     (
         [
             (header::CACHE_CONTROL, "no-store"),
