@@ -947,10 +947,17 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     config["redirect"] = json!("deep-link");
     std::fs::write(&stack.config_path, config.to_string()).unwrap();
     let app_binary = std::env::var("LATCHKEY_APP").expect("LATCHKEY_APP");
+    // This test's own browser log: the run's shared one holds other tests' lines too.
+    let browser_log = std::env::temp_dir().join(format!(
+        "latchkey-e2e-deep-link-{}.log",
+        stack.idp.addr().port()
+    ));
+    let _ = std::fs::remove_file(&browser_log);
     // The person takes a while in the browser; meanwhile a forged answer arrives.
     let app = launch_with(|driver| {
         driver
             .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_LOG", &browser_log)
             .env("SCRIPTED_BROWSER_DELAY_MS", "12000")
             // What the OS does with a dev.latchkey.desktop: link: start Latchkey with it.
             .env("SCRIPTED_BROWSER_SCHEME_HANDLER", &app_binary);
@@ -988,14 +995,12 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     // The browser finishes: the provider redirects to the scheme, the OS starts a second
     // Latchkey, and the running window signs in.
     app.text("#nav-user", "Jemma Doe").await;
-    let log = std::fs::read_to_string(
-        std::env::var("SCRIPTED_BROWSER_LOG").expect("the test run logs the browser"),
-    )
-    .unwrap_or_default();
+    let log = std::fs::read_to_string(&browser_log).unwrap_or_default();
     assert!(
         log.contains("handing a dev.latchkey.desktop: link"),
-        "the answer came by the scheme: {log}"
+        "the answer came by the scheme, in this test's own browser: {log}"
     );
+    let _ = std::fs::remove_file(&browser_log);
     let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
     assert!(vault.refresh_token().await.unwrap().is_some());
     app.quit().await;
