@@ -36,6 +36,18 @@ pub struct Config {
     /// The loopback ports to listen on, first free one wins, for providers that compare the
     /// redirect URI exactly, port included (Auth0, Okta, dex). Empty: an ephemeral port.
     pub loopback_ports: Vec<u16>,
+    /// Endpoints set by hand, for providers that advertise them in neither discovery
+    /// document (OpenID Connect Discovery, RFC 8414). They win over discovery.
+    pub endpoints: ConfiguredEndpoints,
+}
+
+/// Endpoints a configuration may give for a provider that does not advertise them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfiguredEndpoints {
+    /// RFC 7009: where log out revokes the refresh token.
+    pub revocation: Option<Url>,
+    /// RFC 8628: where a device (the CLI over SSH) asks for a user code.
+    pub device_authorization: Option<Url>,
 }
 
 /// At most this many `loopbackPorts`: each is a callback URL to register at the provider.
@@ -85,6 +97,8 @@ struct RawConfig {
     api_url: Option<String>,
     redirect: Option<String>,
     loopback_ports: Option<Vec<serde_json::Value>>,
+    revocation_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
 }
 
 /// `auth_config.json` for the local dev stack (`cargo xtask dev-stack`): dev-idp on
@@ -222,6 +236,21 @@ impl Config {
         };
         let loopback_ports = loopback_ports(raw.loopback_ports.unwrap_or_default())
             .map_err(|p| field("loopbackPorts", &p))?;
+        let endpoint = |name: &'static str, value: Option<String>| {
+            value
+                .map(|text| {
+                    check_endpoint_url(&text).map_err(|p| field(name, &p))?;
+                    Url::parse(&text).map_err(|e| field(name, &e.to_string()))
+                })
+                .transpose()
+        };
+        let endpoints = ConfiguredEndpoints {
+            revocation: endpoint("revocationEndpoint", raw.revocation_endpoint)?,
+            device_authorization: endpoint(
+                "deviceAuthorizationEndpoint",
+                raw.device_authorization_endpoint,
+            )?,
+        };
         Ok(Self {
             issuer,
             client_id,
@@ -230,6 +259,7 @@ impl Config {
             api_url,
             redirect,
             loopback_ports,
+            endpoints,
         })
     }
 }
@@ -393,6 +423,40 @@ mod tests {
                 message.contains("loopbackPorts") || expected == "invalid type",
                 "{message}"
             );
+        }
+    }
+
+    #[test]
+    fn endpoints_a_provider_does_not_advertise_can_be_given() {
+        let with = |fields: &str| {
+            parse(&format!(
+                r#"{{ "issuer": "https://a.example/o", "clientId": "x", "apiUrl": "https://a.example", {fields} }}"#
+            ))
+        };
+        let config = with(
+            r#""revocationEndpoint": "https://a.example/o/revoke_token/", "deviceAuthorizationEndpoint": "https://a.example/o/device-authorization/""#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.endpoints.revocation.unwrap().as_str(),
+            "https://a.example/o/revoke_token/"
+        );
+        assert_eq!(
+            config.endpoints.device_authorization.unwrap().as_str(),
+            "https://a.example/o/device-authorization/"
+        );
+        for (fields, expected) in [
+            (
+                r#""revocationEndpoint": "http://a.example/revoke""#,
+                "\"revocationEndpoint\" must be an https URL",
+            ),
+            (
+                r#""deviceAuthorizationEndpoint": "device""#,
+                "\"deviceAuthorizationEndpoint\" is not a URL",
+            ),
+        ] {
+            let message = with(fields).unwrap_err().to_string();
+            assert!(message.contains(expected), "{fields}: {message}");
         }
     }
 

@@ -43,9 +43,8 @@ impl Session {
         let provider = self.provider().await?;
         let config = &self.inner.config;
         let endpoint = provider
-            .extra()
-            .device_authorization_endpoint
-            .clone()
+            .device_authorization_endpoint()
+            .map(|e| e.url.clone())
             .ok_or(LoginError::DeviceUnsupported)?;
         let client = provider
             .client

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{CONFIG_ENV, Config};
 use crate::idtoken::CLOCK_SKEW;
-use crate::provider::{Provider, error_chain};
+use crate::provider::{Endpoint, Provider, error_chain};
 use crate::store::SessionStore;
 use crate::vault::Vault;
 use latchkey_http::ProviderHttp;
@@ -154,11 +154,7 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
         "refresh tokens",
         "without them every start needs a browser sign-in; enable the refresh token grant",
     );
-    offers(
-        extra.revocation_endpoint.is_some(),
-        "token revocation (RFC 7009)",
-        "log out then only forgets the session here; the provider keeps it until it expires",
-    );
+
     offers(
         extra.end_session_endpoint.is_some() || config.is_auth0(),
         "an end-session endpoint",
@@ -169,9 +165,25 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
         "the iss response parameter (RFC 9207)",
         "mix-up protection rests on the other checks alone",
     );
-    offers(
-        extra.device_authorization_endpoint.is_some(),
-        "device authorization (RFC 8628)",
+    let mut endpoint = |found: Option<&Endpoint>, name: &str, field: &str, advice: &str| {
+        checks.push(match found {
+            Some(e) => Check::ok(format!("{name}: {} ({})", e.url, e.source)),
+            None => Check::warn(
+                format!("the provider advertises no {name} (in openid-configuration or RFC 8414 metadata)"),
+                format!("{advice}; if it has one, give it as \"{field}\" in the configuration"),
+            ),
+        });
+    };
+    endpoint(
+        provider.revocation_endpoint(),
+        "token revocation endpoint (RFC 7009)",
+        "revocationEndpoint",
+        "log out then only forgets the session here; the provider keeps it until it expires",
+    );
+    endpoint(
+        provider.device_authorization_endpoint(),
+        "device authorization endpoint (RFC 8628)",
+        "deviceAuthorizationEndpoint",
         "signing in over SSH needs a browser that reaches this machine's loopback",
     );
     checks

@@ -57,7 +57,9 @@ mod vault;
 pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
 pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER, is_allowed};
 pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, SystemBrowser};
-pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, DEV_STACK_JSON, RedirectMode};
+pub use config::{
+    CONFIG_ENV, CONFIG_FILE, Config, ConfigError, ConfiguredEndpoints, DEV_STACK_JSON, RedirectMode,
+};
 pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::{SessionError, SignInRequired};
 pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
@@ -71,7 +73,7 @@ pub use loopback::{
 };
 pub use openidconnect::{AccessToken, RefreshToken};
 pub use profile::Profile;
-pub use provider::{DiscoveryError, Provider};
+pub use provider::{DiscoveryError, Endpoint, EndpointSource, Provider};
 pub use redirect::{MAX_LINK_LEN, RedirectRejected, parse_link};
 pub use restore::Restored;
 pub use session::{REFRESH_MARGIN, Session};

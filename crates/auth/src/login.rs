@@ -97,7 +97,7 @@ pub enum LoginError {
     },
     /// The provider lists no device authorization endpoint (RFC 8628).
     #[error(
-        "the provider offers no device sign-in (RFC 8628: no device_authorization_endpoint); enable the Device Code grant for this application, or sign in with a browser"
+        "the provider advertises no device sign-in (RFC 8628: no device_authorization_endpoint in its discovery documents); enable the Device Code grant for this application, give its endpoint as \"deviceAuthorizationEndpoint\" in the configuration, or sign in with a browser"
     )]
     DeviceUnsupported,
     /// The device sign-in failed at the provider or its answer was unusable.

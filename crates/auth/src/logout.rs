@@ -69,12 +69,12 @@ impl Session {
         let provider = self.provider().await.ok();
         let can_revoke = provider
             .as_ref()
-            .is_some_and(|p| p.extra().revocation_endpoint.is_some());
+            .is_some_and(|p| p.revocation_endpoint().is_some());
         let (token, saved) = self.take_out_of_vault(in_memory, can_revoke).await;
         let vault_error = saved.err();
         let revocation_endpoint = provider
             .as_ref()
-            .and_then(|p| p.extra().revocation_endpoint.clone());
+            .and_then(|p| p.revocation_endpoint().map(|e| e.url.clone()));
         let (revoked, pending) = match (revocation_endpoint, &vault_error, token) {
             (Some(_), None, _) => {
                 let pending = self.retry_revocations().await.unwrap_or(1);
@@ -143,7 +143,7 @@ impl Session {
         }
         let provider = self.provider().await.map_err(offline_or)?;
         let mut settled = Vec::new();
-        match &provider.extra().revocation_endpoint {
+        match provider.revocation_endpoint().map(|e| &e.url) {
             // The provider cannot revoke at all: nothing to wait for.
             None => settled.clone_from(&waiting),
             Some(endpoint) => {

@@ -93,11 +93,58 @@ pub enum DiscoveryError {
     },
 }
 
+/// Where an endpoint Latchkey uses came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointSource {
+    /// The OpenID Connect discovery document (`/.well-known/openid-configuration`).
+    OpenIdConfiguration,
+    /// The RFC 8414 authorization server metadata (`/.well-known/oauth-authorization-server`),
+    /// read because OpenID discovery left the endpoint out (Django OAuth Toolkit lists its
+    /// revocation endpoint only there).
+    AuthorizationServerMetadata,
+    /// The configuration file (`revocationEndpoint`, `deviceAuthorizationEndpoint`).
+    Configuration,
+}
+
+impl std::fmt::Display for EndpointSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::OpenIdConfiguration => "from openid-configuration",
+            Self::AuthorizationServerMetadata => "from oauth-authorization-server (RFC 8414)",
+            Self::Configuration => "from the configuration",
+        })
+    }
+}
+
+/// An optional endpoint and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: Url,
+    pub source: EndpointSource,
+}
+
+/// The optional endpoints, each from the configuration, OpenID discovery or RFC 8414.
+#[derive(Clone, Debug, Default)]
+struct OptionalEndpoints {
+    revocation: Option<Endpoint>,
+    device_authorization: Option<Endpoint>,
+}
+
+/// The part of RFC 8414 metadata read when OpenID discovery leaves an endpoint out.
+#[derive(Deserialize)]
+struct AuthorizationServerMetadata {
+    issuer: String,
+    revocation_endpoint: Option<Url>,
+    device_authorization_endpoint: Option<Url>,
+}
+
 /// A discovered provider.
 pub struct Provider {
     pub(crate) metadata: ProviderMetadata,
     pub(crate) client: OidcClient,
     jwks: Mutex<(JsonWebKeySet<CoreJsonWebKey>, Option<Instant>)>,
+    endpoints: OptionalEndpoints,
 }
 
 impl Provider {
@@ -121,7 +168,75 @@ impl Provider {
                     }
                 }
             })?;
-        Self::from_metadata(config, metadata)
+        let mut provider = Self::from_metadata(config, metadata)?;
+        let endpoints = &provider.endpoints;
+        if endpoints.revocation.is_none() || endpoints.device_authorization.is_none() {
+            provider.read_rfc8414_metadata(config, http).await?;
+        }
+        Ok(provider)
+    }
+
+    /// Fills the optional endpoints OpenID discovery and the configuration left out from the
+    /// provider's RFC 8414 metadata, where it publishes one whose issuer is ours: at
+    /// `/.well-known/oauth-authorization-server` with the issuer's path appended (RFC 8414
+    /// §3.1), then appended to the issuer (where OpenID discovery is). A provider without it
+    /// is not an error; an endpoint found there is checked like a discovered one.
+    async fn read_rfc8414_metadata(
+        &mut self,
+        config: &Config,
+        http: &ProviderHttp,
+    ) -> Result<(), DiscoveryError> {
+        for url in rfc8414_locations(&config.issuer) {
+            let metadata = match http.get_json::<AuthorizationServerMetadata>(&url).await {
+                Ok(metadata) => metadata,
+                Err(err) => {
+                    tracing::debug!("no RFC 8414 metadata at {url}: {err}");
+                    continue;
+                }
+            };
+            if metadata.issuer != config.issuer {
+                tracing::debug!(
+                    "the RFC 8414 metadata at {url} is for another issuer ({:?}); not used",
+                    metadata.issuer
+                );
+                continue;
+            }
+            let found = [
+                (
+                    "revocation_endpoint",
+                    &mut self.endpoints.revocation,
+                    metadata.revocation_endpoint,
+                ),
+                (
+                    "device_authorization_endpoint",
+                    &mut self.endpoints.device_authorization,
+                    metadata.device_authorization_endpoint,
+                ),
+            ];
+            for (endpoint, slot, url) in found {
+                if let (None, Some(url)) = (&slot, url) {
+                    check_endpoint_url(url.as_str()).map_err(|problem| {
+                        DiscoveryError::InsecureEndpoint { endpoint, problem }
+                    })?;
+                    *slot = Some(Endpoint {
+                        url,
+                        source: EndpointSource::AuthorizationServerMetadata,
+                    });
+                }
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// RFC 7009: where log out revokes the refresh token, if the provider has one.
+    pub fn revocation_endpoint(&self) -> Option<&Endpoint> {
+        self.endpoints.revocation.as_ref()
+    }
+
+    /// RFC 8628: where a device asks for a user code, if the provider has one.
+    pub fn device_authorization_endpoint(&self) -> Option<&Endpoint> {
+        self.endpoints.device_authorization.as_ref()
     }
 
     /// The provider a discovery document describes, once it is checked: PKCE S256 offered,
@@ -164,6 +279,13 @@ impl Provider {
                 "end_session_endpoint",
                 extra.end_session_endpoint.as_ref().map(Url::as_str),
             ),
+            (
+                "device_authorization_endpoint",
+                extra
+                    .device_authorization_endpoint
+                    .as_ref()
+                    .map(Url::as_str),
+            ),
         ];
         for (endpoint, url) in endpoints {
             if let Some(url) = url {
@@ -182,10 +304,32 @@ impl Provider {
             None,
         );
         let jwks = metadata.jwks().clone();
+        let choose = |configured: &Option<Url>, discovered: &Option<Url>| {
+            let endpoint = |url: &Url, source| Endpoint {
+                url: url.clone(),
+                source,
+            };
+            configured
+                .as_ref()
+                .map(|url| endpoint(url, EndpointSource::Configuration))
+                .or_else(|| {
+                    discovered
+                        .as_ref()
+                        .map(|url| endpoint(url, EndpointSource::OpenIdConfiguration))
+                })
+        };
+        let endpoints = OptionalEndpoints {
+            revocation: choose(&config.endpoints.revocation, &extra.revocation_endpoint),
+            device_authorization: choose(
+                &config.endpoints.device_authorization,
+                &extra.device_authorization_endpoint,
+            ),
+        };
         Ok(Self {
             metadata,
             client,
             jwks: Mutex::new((jwks, None)),
+            endpoints,
         })
     }
 
@@ -223,6 +367,23 @@ impl Provider {
     }
 }
 
+/// Where RFC 8414 metadata for `issuer` may be: the well-known path inserted before the
+/// issuer's path (§3.1), then appended to it as OpenID discovery does (where Django OAuth
+/// Toolkit mounted under a prefix serves it). One location for an issuer without a path.
+fn rfc8414_locations(issuer: &str) -> Vec<String> {
+    const WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
+    let Ok(url) = Url::parse(issuer) else {
+        return Vec::new();
+    };
+    let path = url.path().trim_end_matches('/');
+    let origin = url.origin().ascii_serialization();
+    let mut locations = vec![format!("{origin}{WELL_KNOWN}{path}")];
+    if !path.is_empty() {
+        locations.push(format!("{origin}{path}{WELL_KNOWN}"));
+    }
+    locations
+}
+
 /// Whether discovery failed for want of a working provider (no answer, or a 5xx), rather
 /// than because of what it answered.
 fn unreachable(err: &openidconnect::DiscoveryError<HttpError>) -> bool {
@@ -247,4 +408,31 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8414_is_looked_for_where_the_rfc_puts_it_then_beside_openid_discovery() {
+        assert_eq!(
+            rfc8414_locations("https://idp.example.com/"),
+            ["https://idp.example.com/.well-known/oauth-authorization-server"]
+        );
+        assert_eq!(
+            rfc8414_locations("https://idp.example.com/o"),
+            [
+                "https://idp.example.com/.well-known/oauth-authorization-server/o",
+                "https://idp.example.com/o/.well-known/oauth-authorization-server",
+            ]
+        );
+        assert_eq!(
+            rfc8414_locations("http://127.0.0.1:8000/realms/x/"),
+            [
+                "http://127.0.0.1:8000/.well-known/oauth-authorization-server/realms/x",
+                "http://127.0.0.1:8000/realms/x/.well-known/oauth-authorization-server",
+            ]
+        );
+    }
 }

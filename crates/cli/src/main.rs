@@ -61,7 +61,12 @@ enum Command {
     /// Call an API URL; the access token is attached only under the configured apiUrl.
     Call { url: String },
     /// Sign out: revoke the refresh token and delete it from the vault.
-    Logout,
+    Logout {
+        /// End the provider's browser session too (RP-Initiated Logout): the browser opens
+        /// its end-session page with the ID token as a hint, and comes back here.
+        #[arg(long)]
+        provider: bool,
+    },
     /// Check what a sign-in needs on this machine: configuration, provider, clock, vault,
     /// loopback, stored session. Exits 1 when something would stop a sign-in.
     Doctor,
@@ -110,6 +115,19 @@ async fn doctor(flag: Option<&std::path::Path>) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// How long `logout --provider` waits for the provider to send the browser back.
+const END_SESSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `url` without its `id_token_hint`, to print: a terminal never shows a token.
+fn without_id_token_hint(url: &url::Url) -> url::Url {
+    let mut plain = url.clone();
+    plain
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(url.query_pairs().filter(|(k, _)| k != "id_token_hint"));
+    plain
 }
 
 /// Why the device flow is used, or `None` for the browser.
@@ -374,7 +392,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::from(1)
             })
         }
-        Command::Logout => {
+        Command::Logout { provider } => {
+            let browser_here = device_rule(false, false).is_none();
+            if provider && browser_here {
+                // A current ID token names the session to end (id_token_hint), so the provider
+                // need not ask which one; without it (offline, signed out) it may ask.
+                if let Err(err) = session.restore().await {
+                    tracing::debug!("no ID token to hint the end of the session with: {err}");
+                }
+            }
             let outcome = session.logout().await;
             println!("Signed out.");
             if outcome.revocation_pending {
@@ -388,8 +414,35 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             if let Some(err) = outcome.vault_error {
                 eprintln!("warning: {err}");
             }
-            if let Some(url) = outcome.end_session_url {
-                eprintln!("To end the provider's browser session too, open:\n  {url}");
+            match outcome.end_session_url {
+                Some(url) if provider && browser_here => {
+                    eprintln!("Ending your session at the provider in the browser…");
+                    match session
+                        .end_provider_session(&url, END_SESSION_TIMEOUT)
+                        .await
+                    {
+                        Ok(()) => println!("Signed out at the provider too."),
+                        Err(err) => {
+                            eprintln!(
+                                "note: your session at the provider may still be open: {err}"
+                            );
+                        }
+                    }
+                }
+                // The ID token stays out of the terminal: the URL goes without its hint.
+                Some(url) if provider => eprintln!(
+                    "No browser can be opened here. To end your session at the provider, open in \
+                     a browser:\n  {}",
+                    without_id_token_hint(&url)
+                ),
+                Some(_) => eprintln!(
+                    "Your session at the provider (in the browser) is still open; \
+                     `latchkey-cli logout --provider` ends it too."
+                ),
+                None if provider => {
+                    eprintln!("note: the provider offers no end-session endpoint to sign out there")
+                }
+                None => {}
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -252,6 +252,68 @@ async fn status_while_the_provider_is_down_says_offline_and_keeps_the_session() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn logout_with_provider_ends_the_browser_session_named_by_the_id_token() {
+    let s = signed_in("jemma").await;
+    let c = &s.config_path;
+    let jemma = s.idp.user("jemma").unwrap().sub;
+    let no_browser = [
+        ("DISPLAY", ""),
+        ("WAYLAND_DISPLAY", ""),
+        ("BROWSER", ""),
+        ("SSH_CONNECTION", "192.0.2.10 50000 192.0.2.20 22"),
+    ];
+    let mut printed = Vec::new();
+
+    // A plain logout leaves the provider's browser session alone, and says how to end it.
+    let (ok, out, err) = cli(c, &["logout"], &[]).await;
+    assert!(ok && out.contains("Signed out."), "{out}{err}");
+    assert!(
+        err.contains("`latchkey-cli logout --provider` ends it too"),
+        "{err}"
+    );
+    assert!(s.idp.ended_sessions().is_empty(), "no browser was opened");
+    printed.extend([out, err]);
+
+    // With --provider the browser goes to the end-session page with a current ID token as
+    // the hint, and the provider sends it back to the CLI's loopback.
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(c, &["logout", "--provider"], &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("Signed out.\nSigned out at the provider too."),
+        "{out}{err}"
+    );
+    assert_eq!(
+        s.idp.ended_sessions(),
+        [latchkey_dev_idp::EndedSession {
+            hinted_sub: Some(jemma),
+            returned: true
+        }]
+    );
+    printed.extend([out, err]);
+
+    // Over SSH no browser here can be opened: the URL is printed, without the ID token.
+    let (ok, out, err) = cli(c, &["login", "--user", "jemma"], &[]).await;
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(c, &["logout", "--provider"], &no_browser).await;
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("No browser can be opened here"), "{err}");
+    assert!(
+        err.contains("/oidc/logout?client_id=latchkey-desktop"),
+        "{err}"
+    );
+    assert_eq!(s.idp.ended_sessions().len(), 1, "nothing more was opened");
+    printed.extend([out, err]);
+    for text in &printed {
+        assert!(
+            !text.contains("id_token_hint") && !text.contains("eyJ"),
+            "no ID token is printed: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
     let s = signed_in("jemma").await;
     let c = &s.config_path;
@@ -294,7 +356,8 @@ async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
         "ok   the sign-in listens on a free port each time: register http://127.0.0.1/callback",
         "(from LATCHKEY_CONFIG) reads fine",
         "issuer matches; PKCE S256 supported",
-        "ok   the provider offers token revocation (RFC 7009)",
+        "ok   token revocation endpoint (RFC 7009): http://127.0.0.1:",
+        "/oauth/revoke (from openid-configuration)",
         "ok   the provider offers the iss response parameter (RFC 9207)",
         "ok   the clock agrees with the provider's",
         "ok   the credential vault (the Secret Service",

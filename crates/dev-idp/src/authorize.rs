@@ -328,6 +328,7 @@ pub(crate) struct EndSessionParams {
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
+    id_token_hint: Option<String>,
 }
 
 /// RP-initiated logout. The dev IdP keeps no browser session, so this only confirms.
@@ -335,6 +336,29 @@ pub(crate) async fn end_session(
     State(p): State<Arc<Provider>>,
     Query(q): Query<EndSessionParams>,
 ) -> Response {
+    #[derive(Deserialize)]
+    struct Hint {
+        sub: String,
+    }
+    let hinted_sub = q
+        .id_token_hint
+        .as_deref()
+        .and_then(|hint| p.verify::<Hint>(hint))
+        .map(|hint| hint.sub);
+    let mut ended = crate::EndedSession {
+        hinted_sub,
+        returned: false,
+    };
+    let answer = end_session_answer(&p, &q);
+    ended.returned = answer.status().is_redirection();
+    p.ended_sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(ended);
+    answer
+}
+
+fn end_session_answer(p: &Provider, q: &EndSessionParams) -> Response {
     if let (Some(client), Some(target)) = (
         q.client_id.as_deref().and_then(|id| p.client(id)),
         q.post_logout_redirect_uri.as_deref(),

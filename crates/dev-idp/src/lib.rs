@@ -243,6 +243,17 @@ pub(crate) struct Provider {
     stalled: tokio::sync::Notify,
     /// The query strings of `GET /api/v2/users`, for tests of what a caller asked.
     user_queries: Mutex<Vec<String>>,
+    /// Every RP-initiated logout, in order.
+    ended_sessions: Mutex<Vec<EndedSession>>,
+}
+
+/// An RP-initiated logout the dev IdP answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedSession {
+    /// The `sub` of the `id_token_hint`, when one came and this provider had signed it.
+    pub hinted_sub: Option<String>,
+    /// The browser was sent back to a registered `post_logout_redirect_uri`.
+    pub returned: bool,
 }
 
 impl Provider {
@@ -272,6 +283,11 @@ impl Provider {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))?;
+        self.verify(token)
+    }
+
+    /// The claims of a token this provider signed (with a key it still publishes).
+    fn verify<T: serde::de::DeserializeOwned>(&self, token: &str) -> Option<T> {
         self.keys
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -373,6 +389,7 @@ impl DevIdp {
             stall: Mutex::new(None),
             stalled: tokio::sync::Notify::new(),
             user_queries: Mutex::new(Vec::new()),
+            ended_sessions: Mutex::new(Vec::new()),
         });
         let mut idp = Self {
             provider,
@@ -477,6 +494,15 @@ impl DevIdp {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(tamper);
+    }
+
+    /// The RP-initiated logouts answered, oldest first.
+    pub fn ended_sessions(&self) -> Vec<EndedSession> {
+        self.provider
+            .ended_sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The query strings `GET /api/v2/users` was called with, oldest first.
