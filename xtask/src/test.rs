@@ -6,7 +6,7 @@ use crate::Result;
 use crate::bundle::bundle;
 use crate::dev_stack::build_app;
 use crate::install::{BUILD_PACKAGES, TEST_PACKAGES, ensure_cargo_tool, ensure_packages};
-use crate::interop::ensure_interop_provider;
+use crate::interop::{ensure_dot_provider, ensure_interop_provider};
 use crate::package_check::check_installed_package;
 use crate::postgres::Postgres;
 use crate::stage::InKeyringSession;
@@ -30,6 +30,7 @@ pub(crate) fn test() -> Result {
     ensure_packages(&packages)?;
     ensure_cargo_tool("tauri-driver", "2", true)?;
     ensure_interop_provider()?;
+    let dot_python = ensure_dot_provider()?;
     let target = target_dir();
     ui(true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
@@ -65,6 +66,7 @@ pub(crate) fn test() -> Result {
         .env("LATCHKEY_APP", target.join("debug/latchkey"))
         .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
         .env("LATCHKEY_WINDOWS_CLI", &windows_cli)
+        .env("LATCHKEY_DOT_PYTHON", &dot_python)
         .env("LATCHKEY_WINEPREFIX", wine_prefix());
     let runtime = stage(&mut tests, &target, "test-home")?;
     let result = run_counting(tests.in_keyring_session());
