@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use openidconnect::core::CoreDeviceAuthorizationResponse;
-use openidconnect::{DeviceAuthorizationUrl, OAuth2TokenResponse, RequestTokenError, Scope};
+use openidconnect::{DeviceAuthorizationUrl, RequestTokenError, Scope};
 use url::Url;
 
 use crate::error::describe_token_error;
 use crate::login::LoginError;
-use crate::profile::{self, Profile};
+use crate::profile::Profile;
 use crate::session::Session;
-use crate::store::Binding;
+use crate::tokens::Grant;
 
 /// The longest poll interval accepted from a provider (RFC 8628 suggests 5 s).
 pub const MAX_DEVICE_INTERVAL: Duration = Duration::from_secs(60);
@@ -82,34 +82,12 @@ impl Session {
                 },
                 _ => LoginError::Device(describe_token_error(&err)),
             })?;
-        let id_token = response
-            .id_token()
-            .ok_or(LoginError::NoIdToken { grant: "device" })?;
-        let claims = crate::idtoken::verify(
-            &provider,
-            &self.inner.http,
-            &config.client_id,
-            id_token,
-            None,
-        )
-        .await
-        .map_err(LoginError::InvalidIdToken)?;
-        let userinfo = profile::userinfo(
-            &provider,
-            &self.inner.http,
-            response.access_token(),
-            &claims,
-        )
-        .await;
-        let binding = Binding::from_claims(&claims, &config.client_id);
-        let profile = Profile::from_claims(&claims, userinfo.as_ref());
-        self.sign_in_with(response, binding, profile)
-            .await
-            .map_err(|e| LoginError::Exchange(e.to_string()))
+        let accepted = self
+            .check_answer(&provider, &response, Grant::Device)
+            .await?;
+        Ok(self.sign_in_with(response, accepted).await?)
     }
 }
-
-use openidconnect::TokenResponse as _;
 
 /// Refuses an answer that could not work or would make the CLI poll in a busy loop.
 fn check_device_answer(

@@ -4,6 +4,7 @@ use openidconnect::RequestTokenError;
 
 use crate::lock::LockError;
 use crate::provider::{DiscoveryError, error_chain};
+use crate::tokens::TokenAnswerError;
 use crate::vault::VaultError;
 
 /// Why the session cannot produce what was asked.
@@ -34,9 +35,10 @@ pub enum SessionError {
     /// The provider refused the refresh for another reason.
     #[error("the sign-in provider refused to renew the session: {0}")]
     Provider(String),
-    /// A refreshed ID token failed validation.
-    #[error("the provider's ID token is not valid: {0}")]
-    InvalidIdToken(String),
+    /// The provider's answer to the refresh was refused (an empty access token, an ID token
+    /// that fails validation); the stored session is kept.
+    #[error(transparent)]
+    Answer(TokenAnswerError),
     /// A refreshed ID token is about another sign-in than the stored one (OpenID Connect
     /// Core §12.2); the session was ended and nothing of the other identity kept.
     #[error(

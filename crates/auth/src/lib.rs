@@ -52,6 +52,7 @@ mod refresh;
 mod restore;
 mod session;
 mod store;
+mod tokens;
 mod vault;
 
 pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
@@ -78,6 +79,7 @@ pub use redirect::{MAX_LINK_LEN, RedirectRejected, parse_link};
 pub use restore::Restored;
 pub use session::{REFRESH_MARGIN, Session};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
+pub use tokens::{MAX_ACCESS_TOKEN_LEN, TokenAnswerError};
 pub use vault::{VAULT_SERVICE, Vault, VaultError, WINDOWS_CREDENTIAL_UNITS};
 
 /// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: every value

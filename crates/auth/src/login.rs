@@ -1,19 +1,23 @@
 //! The authorization code flow with PKCE in the system browser (RFC 8252, RFC 7636, RFC 9207).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use openidconnect::core::{
-    CoreAuthPrompt, CoreAuthenticationFlow, CoreIdTokenClaims, CoreTokenResponse,
-};
+use tokio::sync::oneshot;
+
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreTokenResponse};
 use openidconnect::{
-    AuthorizationCode, CsrfToken, LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, CsrfToken, LoginHint, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
 };
 use url::Url;
 
-use crate::config::Config;
-use crate::loopback::{Callback, PageOutcome};
+use crate::config::{Config, RedirectMode};
+use crate::error::SessionError;
+use crate::lock_unpoisoned;
+use crate::loopback::{Answer, Callback, LoopbackListener, PageOutcome, WaitingLink};
+use crate::profile::Profile;
 use crate::provider::{DiscoveryError, Provider};
+use crate::session::{Interrupt, Session};
+use crate::tokens::{Grant, TokenAnswerError};
 
 /// The default time a person has to finish signing in in the browser.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -83,18 +87,13 @@ pub enum LoginError {
     /// The code could not be exchanged for tokens.
     #[error("the provider did not exchange the authorization code: {0}")]
     Exchange(String),
-    /// The ID token failed validation.
-    #[error("the provider's ID token is not valid: {0}")]
-    InvalidIdToken(String),
-    /// The token answer has no ID token at all (a plain OAuth 2.0 grant), so nothing says
-    /// who signed in; refused rather than signing in an unknown person.
-    #[error(
-        "the provider returned no ID token for this {grant} sign-in, so it cannot say who signed in; make the provider answer this grant with OpenID Connect (ask for the openid scope; django-oauth-toolkit: an application with OIDC on), or sign in with a browser"
-    )]
-    NoIdToken {
-        /// Which grant answered without one: "browser" or "device".
-        grant: &'static str,
-    },
+    /// The token endpoint's answer was refused: the same checks for every grant
+    /// ([`TokenAnswerError`]).
+    #[error(transparent)]
+    Answer(#[from] TokenAnswerError),
+    /// The tokens could not be kept: another process held the session's lock too long.
+    #[error(transparent)]
+    Session(#[from] SessionError),
     /// The provider lists no device authorization endpoint (RFC 8628).
     #[error(
         "the provider advertises no device sign-in (RFC 8628: no device_authorization_endpoint in its discovery documents); enable the Device Code grant for this application, give its endpoint as \"deviceAuthorizationEndpoint\" in the configuration, or sign in with a browser"
@@ -127,6 +126,127 @@ fn describe_provider_error(error: &str, description: Option<&str>) -> String {
         (false, None) => format!("{plain} ({error})"),
         (true, Some(d)) => format!("{error}: {d}"),
         (true, None) => error.to_owned(),
+    }
+}
+
+impl Session {
+    /// Signs in through the system browser. `on_url` receives the sign-in URL before the
+    /// browser is asked to open it, so a front end can show or copy it. A sign-in already
+    /// waiting is replaced.
+    pub async fn login(
+        &self,
+        options: LoginOptions,
+        on_url: impl FnOnce(&Url) + Send,
+    ) -> Result<Profile, LoginError> {
+        if self.inner.config.redirect == RedirectMode::DeepLink
+            && self.inner.deep_link.get().is_none()
+        {
+            return Err(LoginError::RedirectModeUnsupported);
+        }
+        let (interrupt_tx, interrupt_rx) = oneshot::channel();
+        if let Some(previous) = lock_unpoisoned(&self.inner.pending).replace(interrupt_tx) {
+            let _ = previous.send(Interrupt::Replaced);
+        }
+        let result = self.login_inner(options, on_url, interrupt_rx).await;
+        if let Err(err) = &result {
+            tracing::info!("sign-in did not complete: {err}");
+        }
+        result
+    }
+
+    /// Ends a sign-in that is waiting for the browser.
+    pub fn cancel_login(&self) -> bool {
+        match lock_unpoisoned(&self.inner.pending).take() {
+            Some(tx) => tx.send(Interrupt::Cancelled).is_ok(),
+            None => false,
+        }
+    }
+
+    async fn login_inner(
+        &self,
+        options: LoginOptions,
+        on_url: impl FnOnce(&Url) + Send,
+        mut interrupt: oneshot::Receiver<Interrupt>,
+    ) -> Result<Profile, LoginError> {
+        let provider = self.provider().await?;
+        let config = &self.inner.config;
+        let (authorization, mut answer) = match self.inner.deep_link.get() {
+            Some(redirect) if config.redirect == RedirectMode::DeepLink => {
+                let authorization =
+                    authorization(&provider, config, redirect.to_string(), &options)?;
+                let (tx, rx) = oneshot::channel();
+                *lock_unpoisoned(&self.inner.waiting_link) = Some(WaitingLink {
+                    state: authorization.csrf.secret().clone(),
+                    answer: tx,
+                });
+                (authorization, Answer::DeepLink(rx))
+            }
+            _ => {
+                let listener = LoopbackListener::bind_ports(&config.loopback_ports)
+                    .await
+                    .map_err(LoginError::Listener)?;
+                let authorization =
+                    authorization(&provider, config, listener.redirect_uri(), &options)?;
+                let server = listener.serve(authorization.csrf.secret().clone());
+                (authorization, Answer::Loopback(server))
+            }
+        };
+        on_url(&authorization.url);
+        tracing::debug!("sign-in started; waiting for the browser's answer");
+        if let Err(err) = self.inner.browser.open(&authorization.url) {
+            tracing::warn!("could not open the browser ({err}); the sign-in URL is shown instead");
+        }
+        let state = authorization.csrf.secret().clone();
+        let outcome = tokio::select! {
+            callback = answer.next() => callback.ok_or(LoginError::Cancelled),
+            why = &mut interrupt => Err(match why {
+                Ok(Interrupt::Replaced) => LoginError::Replaced,
+                _ => LoginError::Cancelled,
+            }),
+            _ = tokio::time::sleep(options.timeout) => Err(LoginError::TimedOut(options.timeout)),
+        };
+        // A deep-link sign-in that ended stops taking answers (unless a newer one replaced it).
+        {
+            let mut waiting = lock_unpoisoned(&self.inner.waiting_link);
+            if waiting.as_ref().is_some_and(|link| link.state == state) {
+                waiting.take();
+            }
+        }
+        let callback = outcome?;
+        let arrived = Instant::now();
+        let mut timings = SignInTimings::default();
+        let nonce = authorization.nonce.clone();
+        let result = async {
+            let code = check_callback(&provider, &callback)?;
+            let exchanging = Instant::now();
+            let response = exchange(
+                &provider,
+                &self.inner.http,
+                &authorization.redirect_uri,
+                authorization.verifier,
+                code,
+            )
+            .await?;
+            timings.token_endpoint = exchanging.elapsed();
+            let checking = Instant::now();
+            let accepted = self
+                .check_answer(&provider, &response, Grant::Code { nonce: &nonce })
+                .await?;
+            timings.userinfo = accepted.userinfo;
+            timings.validation = checking.elapsed().saturating_sub(accepted.userinfo);
+            Ok::<_, LoginError>((response, accepted))
+        }
+        .await;
+        callback.respond(page_outcome(&result));
+        let (response, accepted) = result?;
+        tracing::debug!("authorization code exchanged; the answer and its ID token are valid");
+        lock_unpoisoned(&self.inner.pending).take();
+        let storing = Instant::now();
+        let profile = self.sign_in_with(response, accepted).await?;
+        timings.vault_write = storing.elapsed();
+        timings.total = arrived.elapsed();
+        *lock_unpoisoned(&self.inner.last_sign_in) = Some(timings);
+        Ok(profile)
     }
 }
 
@@ -235,47 +355,24 @@ pub(crate) fn check_callback(
         .ok_or(LoginError::MissingCode)
 }
 
-/// Exchanges the code (with the PKCE verifier) and validates the ID token with the nonce.
+/// Exchanges the code (with the PKCE verifier) at the token endpoint.
 pub(crate) async fn exchange(
     provider: &Provider,
-    config: &Config,
     http: &latchkey_http::ProviderHttp,
-    authorization: Authorization,
+    redirect_uri: &str,
+    verifier: openidconnect::PkceCodeVerifier,
     code: AuthorizationCode,
-    timings: &mut SignInTimings,
-) -> Result<(CoreTokenResponse, CoreIdTokenClaims), LoginError> {
-    let started = std::time::Instant::now();
-    let redirect = RedirectUrl::new(authorization.redirect_uri)
+) -> Result<CoreTokenResponse, LoginError> {
+    let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| LoginError::Exchange(format!("the redirect URI is not a URL ({e})")))?;
     let client = provider.client.clone().set_redirect_uri(redirect);
-    let response = client
+    client
         .exchange_code(code)
         .map_err(|e| LoginError::Exchange(e.to_string()))?
-        .set_pkce_verifier(authorization.verifier)
+        .set_pkce_verifier(verifier)
         .request_async(http)
         .await
-        .map_err(|e| LoginError::Exchange(crate::error::describe_token_error(&e)))?;
-    timings.token_endpoint = started.elapsed();
-    let validating = std::time::Instant::now();
-    let id_token = response
-        .id_token()
-        .ok_or(LoginError::NoIdToken { grant: "browser" })?;
-    let claims = crate::idtoken::verify(
-        provider,
-        http,
-        &config.client_id,
-        id_token,
-        Some(&authorization.nonce),
-    )
-    .await
-    .map_err(LoginError::InvalidIdToken)?;
-    timings.validation = validating.elapsed();
-    if response.access_token().secret().is_empty() {
-        return Err(LoginError::Exchange(
-            "the token response has an empty access token".into(),
-        ));
-    }
-    Ok((response, claims))
+        .map_err(|e| LoginError::Exchange(crate::error::describe_token_error(&e)))
 }
 
 /// Where the time between the provider's answer and the signed-in state went, for the last

@@ -18,10 +18,11 @@ use tokio::sync::MutexGuard;
 use crate::error::{SessionError, SignInRequired, describe_token_error};
 use crate::lock::LOCK_TIMEOUT;
 use crate::lock_unpoisoned;
-use crate::profile::{self, Profile};
+use crate::profile::Profile;
 use crate::provider::DiscoveryError;
 use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
 use crate::store::{Binding, StoredEntry, StoredSession};
+use crate::tokens::{Accepted, Grant, TokenAnswerError};
 
 /// A discovery failure while renewing: unreachable means offline, anything else is itself.
 pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {
@@ -157,61 +158,29 @@ impl Session {
                 )));
             }
         };
-        let client_id = &self.inner.config.client_id;
-        let (binding, profile) = match response.id_token() {
-            Some(id_token) => {
-                let claims =
-                    crate::idtoken::verify(&provider, &self.inner.http, client_id, id_token, None)
-                        .await
-                        .map_err(SessionError::InvalidIdToken)?;
-                let binding = match &current.binding {
-                    Some(binding) => {
-                        if let Err(why) = crate::idtoken::check_refreshed(binding, &claims) {
-                            tracing::warn!("refused a refreshed ID token: {why}");
-                            self.end_stored(&mut entry, vault_ok, &current.refresh_token)
-                                .await;
-                            return Err(SessionError::IdentityChanged(why.into()));
-                        }
-                        binding.clone()
-                    }
-                    // An entry from before bindings were kept gets its binding now.
-                    None => Binding::from_claims(&claims, client_id),
-                };
-                let userinfo = profile::userinfo(
-                    &provider,
-                    &self.inner.http,
-                    response.access_token(),
-                    &claims,
-                )
-                .await;
-                (binding, Profile::from_claims(&claims, userinfo.as_ref()))
+        let grant = Grant::Refresh {
+            current: &current,
+            shown,
+        };
+        let accepted = match self.check_answer(&provider, &response, grant).await {
+            Ok(accepted) => accepted,
+            Err(TokenAnswerError::IdentityChanged(why)) => {
+                tracing::warn!("refused a refreshed ID token: {why}");
+                self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                    .await;
+                return Err(SessionError::IdentityChanged(why.into()));
             }
-            None => {
-                let no_id_token =
-                    || SessionError::InvalidIdToken("the provider returned no ID token".into());
-                let binding = current.binding.clone().ok_or_else(no_id_token)?;
-                let profile = shown
-                    .or_else(|| {
-                        current
-                            .profile
-                            .as_ref()
-                            .map(|cached| Profile::from_cache(&binding.sub, cached))
-                    })
-                    .ok_or_else(no_id_token)?;
-                (binding, profile)
-            }
+            Err(refused) => return Err(SessionError::Answer(refused)),
         };
         // A provider that does not rotate (Google, Auth0 with rotation off) sends no new
         // refresh token: the current one stays, in memory and in the vault.
-        let refresh = response
-            .refresh_token()
-            .cloned()
-            .unwrap_or(current.refresh_token);
         let rotated = response.refresh_token().is_some();
-        let persisted = vault_ok && self.persist(&mut entry, &refresh, &binding, &profile).await;
+        let entry = vault_ok.then_some(&mut entry);
+        let persisted = self
+            .keep_answer(&response, accepted, Some(current.refresh_token), entry)
+            .await;
         tracing::debug!(rotated, persisted, "session renewed");
         drop(entry_lock);
-        self.adopt(&response, Some(refresh), binding, profile, persisted);
         Ok(())
     }
 
@@ -220,26 +189,24 @@ impl Session {
     pub(crate) async fn sign_in_with(
         &self,
         response: CoreTokenResponse,
-        binding: Binding,
-        profile: Profile,
+        accepted: Accepted,
     ) -> Result<Profile, SessionError> {
-        let refresh = response.refresh_token().cloned();
-        let persisted = match &refresh {
-            Some(token) => {
-                let _entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
-                // An unreadable entry is replaced; its pending revocations are kept otherwise.
-                let mut entry = self.inner.store.load().await.unwrap_or_default();
-                self.persist(&mut entry, token, &binding, &profile).await
-            }
-            None => false,
+        let profile = accepted.profile.clone();
+        let persisted = if response.refresh_token().is_some() {
+            let _entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
+            // An unreadable entry is replaced; its pending revocations are kept otherwise.
+            let mut entry = self.inner.store.load().await.unwrap_or_default();
+            self.keep_answer(&response, accepted, None, Some(&mut entry))
+                .await
+        } else {
+            self.keep_answer(&response, accepted, None, None).await
         };
         tracing::debug!(persisted, "signed in");
-        self.adopt(&response, refresh, binding, profile.clone(), persisted);
         Ok(profile)
     }
 
     /// Writes the session into `entry` and the vault; returns whether it got there.
-    async fn persist(
+    pub(crate) async fn persist(
         &self,
         entry: &mut StoredEntry,
         refresh: &RefreshToken,
@@ -267,7 +234,7 @@ impl Session {
         }
     }
 
-    fn adopt(
+    pub(crate) fn adopt(
         &self,
         response: &CoreTokenResponse,
         refresh: Option<RefreshToken>,

@@ -2,8 +2,8 @@
 //!
 //! The state is one enum behind one lock: signed out, stored (a refresh token read from the
 //! vault and not yet redeemed, as after an offline start), or signed in (tokens in memory).
-//! Each protocol step lives in its own module as an `impl Session` block: `login` (this file
-//! orchestrates it), `refresh`, `restore`, `logout`, `redirect`.
+//! Each protocol step lives in its own module as an `impl Session` block: `login`, `device`,
+//! `refresh`, `restore`, `logout`, `redirect`; every grant's answer is taken by `tokens`.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,11 +15,11 @@ use tokio::sync::oneshot;
 use url::Url;
 
 use crate::browser::{BrowserLauncher, SystemBrowser};
-use crate::config::{Config, RedirectMode};
+use crate::config::Config;
 use crate::lock_unpoisoned;
-use crate::login::{self, LoginError, LoginOptions, SignInTimings};
-use crate::loopback::{Answer, LoopbackListener, WaitingLink};
-use crate::profile::{self, Profile};
+use crate::login::SignInTimings;
+use crate::loopback::WaitingLink;
+use crate::profile::Profile;
 use crate::provider::{DiscoveryError, Provider};
 use crate::store::{Binding, SessionStore, StoredSession};
 use crate::vault::VaultError;
@@ -51,7 +51,8 @@ pub(crate) enum State {
     SignedIn(Tokens),
 }
 
-enum Interrupt {
+/// Why a sign-in waiting for the browser stopped waiting.
+pub(crate) enum Interrupt {
     Cancelled,
     Replaced,
 }
@@ -65,11 +66,11 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     /// One redemption at a time in this process; [`crate::lock`] orders the processes.
     pub(crate) refresh_flight: tokio::sync::Mutex<()>,
-    pending: Mutex<Option<oneshot::Sender<Interrupt>>>,
+    pub(crate) pending: Mutex<Option<oneshot::Sender<Interrupt>>>,
     /// The private-use URI redirect (RFC 8252 §7.1), when the front end can receive it.
     pub(crate) deep_link: OnceLock<Url>,
     pub(crate) waiting_link: Mutex<Option<WaitingLink>>,
-    last_sign_in: Mutex<Option<SignInTimings>>,
+    pub(crate) last_sign_in: Mutex<Option<SignInTimings>>,
     vault_problem: Mutex<Option<VaultError>>,
     /// Tokens signed out of whose revocation the provider has not confirmed.
     pub(crate) pending_revocations: AtomicUsize,
@@ -189,132 +190,4 @@ impl Session {
         *cached = Some(provider.clone());
         Ok(provider)
     }
-
-    /// Signs in through the system browser. `on_url` receives the sign-in URL before the
-    /// browser is asked to open it, so a front end can show or copy it. A sign-in already
-    /// waiting is replaced.
-    pub async fn login(
-        &self,
-        options: LoginOptions,
-        on_url: impl FnOnce(&Url) + Send,
-    ) -> Result<Profile, LoginError> {
-        if self.inner.config.redirect == RedirectMode::DeepLink
-            && self.inner.deep_link.get().is_none()
-        {
-            return Err(LoginError::RedirectModeUnsupported);
-        }
-        let (interrupt_tx, interrupt_rx) = oneshot::channel();
-        if let Some(previous) = lock_unpoisoned(&self.inner.pending).replace(interrupt_tx) {
-            let _ = previous.send(Interrupt::Replaced);
-        }
-        let result = self.login_inner(options, on_url, interrupt_rx).await;
-        if let Err(err) = &result {
-            tracing::info!("sign-in did not complete: {err}");
-        }
-        result
-    }
-
-    /// Ends a sign-in that is waiting for the browser.
-    pub fn cancel_login(&self) -> bool {
-        match lock_unpoisoned(&self.inner.pending).take() {
-            Some(tx) => tx.send(Interrupt::Cancelled).is_ok(),
-            None => false,
-        }
-    }
-
-    async fn login_inner(
-        &self,
-        options: LoginOptions,
-        on_url: impl FnOnce(&Url) + Send,
-        mut interrupt: oneshot::Receiver<Interrupt>,
-    ) -> Result<Profile, LoginError> {
-        let provider = self.provider().await?;
-        let config = &self.inner.config;
-        let (authorization, mut answer) = match self.inner.deep_link.get() {
-            Some(redirect) if config.redirect == RedirectMode::DeepLink => {
-                let authorization =
-                    login::authorization(&provider, config, redirect.to_string(), &options)?;
-                let (tx, rx) = oneshot::channel();
-                *lock_unpoisoned(&self.inner.waiting_link) = Some(WaitingLink {
-                    state: authorization.csrf.secret().clone(),
-                    answer: tx,
-                });
-                (authorization, Answer::DeepLink(rx))
-            }
-            _ => {
-                let listener = LoopbackListener::bind_ports(&config.loopback_ports)
-                    .await
-                    .map_err(LoginError::Listener)?;
-                let authorization =
-                    login::authorization(&provider, config, listener.redirect_uri(), &options)?;
-                let server = listener.serve(authorization.csrf.secret().clone());
-                (authorization, Answer::Loopback(server))
-            }
-        };
-        on_url(&authorization.url);
-        tracing::debug!("sign-in started; waiting for the browser's answer");
-        if let Err(err) = self.inner.browser.open(&authorization.url) {
-            tracing::warn!("could not open the browser ({err}); the sign-in URL is shown instead");
-        }
-        let state = authorization.csrf.secret().clone();
-        let outcome = tokio::select! {
-            callback = answer.next() => callback.ok_or(LoginError::Cancelled),
-            why = &mut interrupt => Err(match why {
-                Ok(Interrupt::Replaced) => LoginError::Replaced,
-                _ => LoginError::Cancelled,
-            }),
-            _ = tokio::time::sleep(options.timeout) => Err(LoginError::TimedOut(options.timeout)),
-        };
-        // A deep-link sign-in that ended stops taking answers (unless a newer one replaced it).
-        {
-            let mut waiting = lock_unpoisoned(&self.inner.waiting_link);
-            if waiting.as_ref().is_some_and(|link| link.state == state) {
-                waiting.take();
-            }
-        }
-        let callback = outcome?;
-        let arrived = Instant::now();
-        let mut timings = SignInTimings::default();
-        let result = async {
-            let code = login::check_callback(&provider, &callback)?;
-            login::exchange(
-                &provider,
-                &self.inner.config,
-                &self.inner.http,
-                authorization,
-                code,
-                &mut timings,
-            )
-            .await
-        }
-        .await;
-        callback.respond(login::page_outcome(&result));
-        let (response, claims) = result?;
-        tracing::debug!("authorization code exchanged; the ID token is valid");
-        lock_unpoisoned(&self.inner.pending).take();
-        let asking = Instant::now();
-        let userinfo = profile::userinfo(
-            &provider,
-            &self.inner.http,
-            response_access(&response),
-            &claims,
-        )
-        .await;
-        timings.userinfo = asking.elapsed();
-        let storing = Instant::now();
-        let binding = Binding::from_claims(&claims, &self.inner.config.client_id);
-        let profile = Profile::from_claims(&claims, userinfo.as_ref());
-        let profile = self
-            .sign_in_with(response, binding, profile)
-            .await
-            .map_err(|e| LoginError::Exchange(e.to_string()))?;
-        timings.vault_write = storing.elapsed();
-        timings.total = arrived.elapsed();
-        *lock_unpoisoned(&self.inner.last_sign_in) = Some(timings);
-        Ok(profile)
-    }
-}
-
-fn response_access(response: &openidconnect::core::CoreTokenResponse) -> &AccessToken {
-    openidconnect::OAuth2TokenResponse::access_token(response)
 }

@@ -190,7 +190,10 @@ async fn a_device_answer_without_an_id_token_says_it_is_missing_and_signs_nobody
     decide(&code, "jemma", "approve").await;
     let err = login.await.unwrap().expect_err("nobody is signed in");
     assert!(
-        matches!(err, LoginError::NoIdToken { grant: "device" }),
+        matches!(
+            err,
+            LoginError::Answer(latchkey_auth::TokenAnswerError::NoIdToken { grant: "device" })
+        ),
         "{err:?}"
     );
     let message = err.to_string();

@@ -172,7 +172,7 @@ async fn a_refreshed_id_token_about_another_sign_in_is_refused_in_a_new_process(
         assert!(
             matches!(
                 err,
-                SessionError::IdentityChanged(_) | SessionError::InvalidIdToken(_)
+                SessionError::IdentityChanged(_) | SessionError::Answer(_)
             ),
             "{tamper:?}: {err:?}"
         );

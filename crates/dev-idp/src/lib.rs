@@ -196,6 +196,12 @@ pub enum Tamper {
     /// The next token answer carries no ID token, as a plain OAuth 2.0 grant does
     /// (django-oauth-toolkit's device grant).
     TokenWithoutIdToken,
+    /// The next token answer's `access_token` is empty.
+    EmptyAccessToken,
+    /// The next token answer's `access_token` is 100 KB long.
+    HugeAccessToken,
+    /// The next token answer's `token_type` is this instead of `Bearer`.
+    TokenType(&'static str),
 }
 
 /// A point where the provider holds its answer, for tests that kill a client there.
@@ -316,8 +322,13 @@ impl Provider {
     }
 
     fn take_tamper(&self, wanted: &[Tamper]) -> Option<Tamper> {
+        self.take_tamper_where(|t| wanted.contains(t))
+    }
+
+    /// The first armed misbehaviour `wanted` picks, disarmed.
+    fn take_tamper_where(&self, wanted: impl Fn(&Tamper) -> bool) -> Option<Tamper> {
         let mut armed = self.tamper.lock().unwrap_or_else(PoisonError::into_inner);
-        let pos = armed.iter().position(|t| wanted.contains(t))?;
+        let pos = armed.iter().position(wanted)?;
         Some(armed.remove(pos))
     }
 }

@@ -337,6 +337,17 @@ pub(crate) fn token_response(
     {
         fields.remove("id_token");
     }
+    match p.take_tamper_where(|t| {
+        matches!(
+            t,
+            Tamper::EmptyAccessToken | Tamper::HugeAccessToken | Tamper::TokenType(_)
+        )
+    }) {
+        Some(Tamper::EmptyAccessToken) => body["access_token"] = "".into(),
+        Some(Tamper::HugeAccessToken) => body["access_token"] = "A".repeat(100 * 1024).into(),
+        Some(Tamper::TokenType(kind)) => body["token_type"] = kind.into(),
+        _ => {}
+    }
     (
         [
             (header::CACHE_CONTROL, "no-store"),
