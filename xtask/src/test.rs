@@ -44,6 +44,7 @@ pub(crate) fn test() -> Result {
         "-D",
         "warnings",
     ]))?;
+    check_library()?;
     // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
     let windows_cli = windows()?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
@@ -90,6 +91,23 @@ pub(crate) fn test() -> Result {
         passed + 1
     );
     Ok(())
+}
+
+/// The crates other apps depend on: documented without a warning, and packaged as they
+/// would be published (the package is built on its own, from its registry form).
+pub(crate) const LIBRARY_CRATES: [&str; 2] = ["latchkey-http", "latchkey-auth"];
+
+fn check_library() -> Result {
+    let crates = LIBRARY_CRATES.iter().flat_map(|name| ["-p", name]);
+    run(cargo()
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .args(["doc", "--no-deps", "--quiet"])
+        .args(crates.clone()))?;
+    // --allow-dirty: the run itself writes generated files; this checks packaging, it does not
+    // publish.
+    run(cargo()
+        .args(["package", "--allow-dirty", "--quiet"])
+        .args(crates))
 }
 
 /// Runs `cmd`, echoing its standard output and adding up cargo's `test result:` lines.

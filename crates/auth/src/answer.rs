@@ -12,6 +12,7 @@ pub const MAX_ANSWER_LEN: usize = 8 * 1024;
 #[non_exhaustive]
 pub enum AnswerRefused {
     #[error("the answer is {0} bytes long, more than a sign-in answer can be ({MAX_ANSWER_LEN})")]
+    /// The answer is longer than [`MAX_ANSWER_LEN`]; the length in bytes.
     TooLong(usize),
     /// RFC 6749 §3.1: a parameter must not be sent more than once.
     #[error("the answer repeats the parameter {0:?}")]

@@ -14,7 +14,9 @@ pub const MAX_API_ANSWER: usize = 4 * 1024 * 1024;
 /// An API answer, whatever its status.
 #[derive(Clone, Debug)]
 pub struct ApiResponse {
+    /// The HTTP status the API answered with.
     pub status: u16,
+    /// The answer's body, as text (at most [`MAX_API_ANSWER`] bytes).
     pub body: String,
     /// Whether the request carried the access token.
     pub authorized: bool,
@@ -60,6 +62,7 @@ pub fn is_allowed(base: &Url, url: &Url) -> bool {
 }
 
 impl ApiClient {
+    /// A client that calls the API for `session`, under its configured `apiUrl`.
     pub fn new(session: Session) -> Self {
         let base = session.config().api_url.clone();
         let policy_base = base.clone();
@@ -83,6 +86,7 @@ impl ApiClient {
         }
     }
 
+    /// The API base: only URLs under it get the bearer token.
     pub fn base(&self) -> &Url {
         &self.base
     }

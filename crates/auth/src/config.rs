@@ -26,12 +26,15 @@ pub enum RedirectMode {
 pub struct Config {
     /// The issuer identifier, compared exactly with discovery and tokens.
     pub issuer: String,
+    /// The client (application) id registered at the provider.
     pub client_id: String,
     /// The API identifier to request access tokens for (Auth0's `audience`).
     pub audience: Option<String>,
+    /// The scopes to ask for; always includes `openid`.
     pub scopes: Vec<String>,
     /// Bearer tokens are attached only to requests under this URL.
     pub api_url: Url,
+    /// How the provider's answer comes back: loopback (the default) or a deep link.
     pub redirect: RedirectMode,
     /// The loopback ports to listen on, first free one wins, for providers that compare the
     /// redirect URI exactly, port included (Auth0, Okta, dex). Empty: an ephemeral port.
@@ -61,26 +64,39 @@ pub enum ConfigError {
         "no sign-in provider is configured: write {} (or name another file in LATCHKEY_CONFIG)",
         path.display()
     )]
-    Missing { path: PathBuf },
+    /// No configuration file exists where one was looked for.
+    Missing {
+        /// Where the file was looked for.
+        path: PathBuf,
+    },
     /// The file named by `LATCHKEY_CONFIG` (or found in the config dir) cannot be read.
     #[error("cannot read the configuration file {path}: {source}")]
     Unreadable {
+        /// The file that could not be read.
         path: PathBuf,
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// The file is not valid JSON, or has an unknown field or a value of the wrong type.
     #[error("{path}: {message} (line {line}, column {column})")]
     Syntax {
+        /// The file (or other origin) of the text.
         path: String,
+        /// The line of the mistake, from 1.
         line: usize,
+        /// The column of the mistake, from 1.
         column: usize,
+        /// What is wrong there.
         message: String,
     },
     /// A field has a value that cannot work.
     #[error("{path}: \"{field}\" {problem}")]
     Field {
+        /// The file (or other origin) of the configuration.
         path: String,
+        /// The field, as written in the file (`clientId`, `loopbackPorts`, …).
         field: &'static str,
+        /// What is wrong with its value and what to give instead.
         problem: String,
     },
 }
@@ -144,6 +160,7 @@ impl Config {
         Ok((Self::load(&path)?, path))
     }
 
+    /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             path: path.to_owned(),

@@ -23,12 +23,15 @@ pub const MAX_DEVICE_LIFETIME: Duration = Duration::from_secs(3600);
 /// What the person needs to approve this device, to show in the terminal.
 #[derive(Clone, Debug)]
 pub struct DeviceCode {
+    /// Where the person goes, on any device, to enter the code.
     pub verification_uri: Url,
     /// The URL with the code in it, when the provider gives one (for a QR code or a click).
     pub verification_uri_complete: Option<String>,
     /// The code the person types: not a secret on its own, it only works with the device's.
     pub user_code: String,
+    /// How long the code stays valid.
     pub expires_in: Duration,
+    /// How often the provider may be asked whether the code was approved.
     pub interval: Duration,
 }
 

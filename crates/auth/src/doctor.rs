@@ -18,6 +18,7 @@ use latchkey_http::ProviderHttp;
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// It works.
     Ok,
     /// Works, but something is missing or unusual.
     Warn,
@@ -28,6 +29,7 @@ pub enum Verdict {
 /// One line of the report.
 #[derive(Clone, Debug)]
 pub struct Check {
+    /// Whether the check passed, warns or would stop a sign-in.
     pub verdict: Verdict,
     /// What was checked and what was found.
     pub what: String,

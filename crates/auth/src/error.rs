@@ -49,8 +49,10 @@ pub enum SessionError {
     #[error(transparent)]
     Busy(#[from] LockError),
     #[error(transparent)]
+    /// The provider's configuration could not be read or used.
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]
+    /// The credential vault failed.
     Vault(#[from] VaultError),
 }
 

@@ -26,6 +26,28 @@
 //! session.logout().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Security
+//!
+//! - **Where each token is.** The refresh token is in the OS credential vault (one entry per
+//!   issuer and client, with the ID token's binding and a cached profile; never an access or
+//!   ID token) and in this process's memory; access and ID tokens are only in memory. Nothing
+//!   is written to disk by this crate besides the vault entry and a lock file without content.
+//! - **What leaves Rust.** [`Profile`], [`Restored`], the errors and [`ApiResponse`] carry no
+//!   token; no `Debug` or `Display` of this crate prints one, and its log lines (`tracing`,
+//!   target `latchkey_auth`) never hold one. [`Session::access_token`] is the one way out, for
+//!   the embedding app's own Rust calls.
+//! - **What is checked.** PKCE S256, `state`, `nonce`, RFC 9207 `iss` where the provider
+//!   offers it; the ID token's signature (asymmetric algorithms only), issuer, audience,
+//!   authorized party and lifetime; every grant's token answer on one path; a refreshed ID
+//!   token keeps the signed-in identity (OpenID Connect Core §12.2).
+//! - **What the caller must not do.** Hand [`Session::access_token`]'s token, or an
+//!   end-session URL (it carries the ID token as `id_token_hint`), to a web view, a log or a
+//!   terminal; attach a token to a URL outside the configured `apiUrl` ([`ApiClient`] does
+//!   that check for you); treat [`Restored::Offline`]'s cached profile as proof of a session
+//!   the provider still honours.
+
+#![warn(missing_docs)]
 
 pub mod advice;
 mod answer;
@@ -41,6 +63,7 @@ pub mod fuzzing;
 
 mod idtoken;
 mod lock;
+#[cfg(feature = "log-filter")]
 mod log;
 mod login;
 mod logout;
@@ -65,6 +88,7 @@ pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::{SessionError, SignInRequired};
 pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
+#[cfg(feature = "log-filter")]
 pub use log::{LOG_ENV, log_filter};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};
 pub use logout::{LogoutOutcome, end_session_url};

@@ -32,6 +32,7 @@ pub struct LoginOptions {
     /// "Use another account": the provider's account chooser (`prompt=select_account`) where
     /// discovery lists it, else its login screen even with a session (`prompt=login`).
     pub force_login: bool,
+    /// How long the person has to finish signing in in the browser.
     pub timeout: Duration,
 }
 
@@ -72,12 +73,19 @@ pub enum LoginError {
     /// The provider answered with an error (RFC 6749 §4.1.2.1), such as `access_denied`.
     #[error("the provider refused the sign-in: {}", describe_provider_error(.error, .description.as_deref()))]
     Provider {
+        /// The OAuth error code (`access_denied`, `invalid_scope`, …).
         error: String,
+        /// The provider's own description of the error, if it sent one.
         description: Option<String>,
     },
     /// RFC 9207: the response names another issuer (a mix-up attack, or a misconfiguration).
     #[error("the sign-in answer came from {found:?}, not the configured issuer {expected:?}")]
-    IssuerMismatch { expected: String, found: String },
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer the answer named.
+        found: String,
+    },
     /// RFC 9207: the provider promised an `iss` parameter and the response has none.
     #[error("the sign-in answer lacks the iss parameter the provider promised (RFC 9207)")]
     MissingIssuer,

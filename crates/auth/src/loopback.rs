@@ -32,6 +32,7 @@ const EXCHANGE_WAIT: Duration = Duration::from_secs(60);
 pub const MAX_REQUEST_TARGET: usize = 16 * 1024;
 /// The most header fields, and header bytes, a request may carry. A browser sends ~20 fields.
 pub const MAX_HEADER_FIELDS: usize = 64;
+/// The most header bytes the loopback listener reads of one request.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// A bound, not yet serving, loopback listener.
@@ -47,7 +48,7 @@ impl LoopbackListener {
         Self::bind_loopback(IpAddr::V4(Ipv4Addr::LOCALHOST)).await
     }
 
-    /// Binds the first free port of `ports` (on 127.0.0.1, or [::1] where IPv4 loopback is
+    /// Binds the first free port of `ports` (on 127.0.0.1, or `[::1]` where IPv4 loopback is
     /// unavailable), for providers that compare the redirect URI port included; an empty list
     /// binds an ephemeral port. Fails, naming the ports, when every one is taken.
     pub async fn bind_ports(ports: &[u16]) -> std::io::Result<Self> {
@@ -102,6 +103,7 @@ impl LoopbackListener {
         Ok(Self { listener, addr })
     }
 
+    /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
@@ -158,6 +160,7 @@ impl LoopbackListener {
 
 /// The provider's answer, as the callback request carried it.
 pub struct Callback {
+    /// The query parameters of the redirect (`code`, `state`, `iss`, or `error`).
     pub params: HashMap<String, String>,
     /// The browser request waiting for its page; a deep link has none.
     reply: Option<oneshot::Sender<PageOutcome>>,
@@ -183,9 +186,11 @@ impl Callback {
 /// What the browser tab shows at the end.
 #[derive(Clone, Debug)]
 pub enum PageOutcome {
+    /// The sign-in completed: the tab may be closed.
     SignedIn,
     /// The provider ended its own session too (RP-Initiated Logout).
     SignedOut,
+    /// The sign-in failed, with the sentence to show.
     Failed(String),
 }
 

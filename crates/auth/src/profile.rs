@@ -11,10 +11,15 @@ use crate::store::CachedProfile;
 /// Who is signed in, as the ID token says. Holds no token.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Profile {
+    /// The provider's subject identifier for the person (`sub`).
     pub sub: String,
+    /// The full name (`name`), if the provider gave one.
     pub name: Option<String>,
+    /// The nickname or username (`nickname`), if given.
     pub nickname: Option<String>,
+    /// The email address (`email`), if given.
     pub email: Option<String>,
+    /// The URL of the person's picture (`picture`), if given.
     pub picture: Option<String>,
     /// The validated ID token claims, for display (offline: the cached profile).
     pub claims: serde_json::Value,

@@ -75,20 +75,32 @@ pub enum DiscoveryError {
     /// The discovery document or JWKS could not be fetched: the provider is unreachable, or
     /// failing on its side (5xx).
     #[error("cannot read the provider's configuration at {issuer}: {detail}")]
-    Fetch { issuer: String, detail: String },
+    Fetch {
+        /// The configured issuer.
+        issuer: String,
+        /// What went wrong, with its causes.
+        detail: String,
+    },
     /// The provider answered, but not with a usable discovery document or JWKS: not JSON,
     /// missing or mistyped fields, too large, another issuer.
     #[error(
         "the provider's configuration ({issuer}.well-known/openid-configuration and its jwks_uri) is not usable: {detail}"
     )]
-    Unusable { issuer: String, detail: String },
+    Unusable {
+        /// The configured issuer.
+        issuer: String,
+        /// What is wrong with the documents.
+        detail: String,
+    },
     /// RFC 7636: Latchkey uses PKCE S256 only.
     #[error("the provider at {0} does not support PKCE with S256, which Latchkey requires")]
     NoPkceS256(String),
     /// An endpoint the provider published is not https (loopback excepted).
     #[error("the provider's {endpoint} {problem}")]
     InsecureEndpoint {
+        /// The discovery field of the endpoint (`token_endpoint`, …).
         endpoint: &'static str,
+        /// What is wrong with its URL.
         problem: String,
     },
 }
@@ -120,7 +132,9 @@ impl std::fmt::Display for EndpointSource {
 /// An optional endpoint and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The endpoint's URL.
     pub url: Url,
+    /// Where it came from.
     pub source: EndpointSource,
 }
 
@@ -148,6 +162,8 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// Reads the provider's discovery document (and its RFC 8414 metadata for an endpoint the
+    /// document leaves out), checks it, and builds the OpenID client.
     pub async fn discover(config: &Config, http: &ProviderHttp) -> Result<Self, DiscoveryError> {
         let fetch_err = |detail: String| DiscoveryError::Fetch {
             issuer: config.issuer.clone(),

@@ -24,16 +24,19 @@ pub const RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// What `restore` found.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Restored {
+    /// The session was restored; the provider renewed its tokens.
     SignedIn(Profile),
     /// A session is stored but the provider could not be reached: it is kept, and
     /// `profile` (from the vault's cache) says whose it is, when the entry knows.
     Offline {
+        /// The profile cached with the session, if any.
         profile: Option<Profile>,
         /// One calm sentence for a person: what could not be reached.
         reason: String,
         /// The whole error chain, for support and logs.
         details: String,
     },
+    /// No session is stored: the person signs in.
     NothingStored,
 }
 

@@ -99,6 +99,7 @@ impl Session {
         Self::with_browser(config, Arc::new(SystemBrowser))
     }
 
+    /// A session that opens sign-in pages with `browser`.
     pub fn with_browser(config: Config, browser: Arc<dyn BrowserLauncher>) -> Self {
         let store = SessionStore::for_client(&config.issuer, &config.client_id);
         Self::with_store(config, browser, store)
@@ -130,6 +131,7 @@ impl Session {
         }
     }
 
+    /// The configuration the session was made with.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -169,10 +171,12 @@ impl Session {
         self.inner.pending_revocations.load(Ordering::Relaxed)
     }
 
+    /// Whether someone is signed in, with tokens in memory.
     pub fn is_signed_in(&self) -> bool {
         matches!(*lock_unpoisoned(&self.inner.state), State::SignedIn(_))
     }
 
+    /// The signed-in person's profile, if someone is signed in.
     pub fn profile(&self) -> Option<Profile> {
         match &*lock_unpoisoned(&self.inner.state) {
             State::SignedIn(tokens) => Some(tokens.profile.clone()),

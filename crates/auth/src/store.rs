@@ -31,12 +31,16 @@ pub const MAX_PENDING_REVOCATIONS: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Binding {
+    /// The issuer the session was signed in at.
     pub issuer: String,
+    /// The client the session was signed in with.
     pub client_id: String,
+    /// The person's subject identifier (`sub`).
     pub sub: String,
     /// When the person authenticated (seconds since the epoch), if the provider said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The ID token's audiences at sign-in.
     pub audiences: Vec<String>,
     /// The sign-in's nonce: a refreshed ID token may repeat it, and carry no other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,19 +66,24 @@ impl Binding {
 #[serde(rename_all = "camelCase")]
 pub struct CachedProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The full name, if the provider gave one.
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The email address, if given.
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The picture URL, if given.
     pub picture: Option<String>,
 }
 
 /// A stored session: the refresh token and what it belongs to.
 #[derive(Clone)]
 pub struct StoredSession {
+    /// The refresh token: the only token the vault holds.
     pub refresh_token: RefreshToken,
     /// `None` only for an entry written before bindings were kept.
     pub binding: Option<Binding>,
+    /// The profile last seen, for an offline start.
     pub profile: Option<CachedProfile>,
 }
 
@@ -91,6 +100,7 @@ impl std::fmt::Debug for StoredSession {
 /// Everything in the vault entry.
 #[derive(Clone, Default)]
 pub struct StoredEntry {
+    /// The signed-in session, if any.
     pub session: Option<StoredSession>,
     /// Tokens signed out of locally whose revocation is not confirmed yet.
     pub to_revoke: Vec<RefreshToken>,
@@ -218,10 +228,12 @@ impl SessionStore {
         Self { vault, ..self }
     }
 
+    /// The OS credential vault entry.
     pub fn vault(&self) -> &Vault {
         &self.vault
     }
 
+    /// The cross-process lock of this entry.
     pub fn lock(&self) -> &EntryLock {
         &self.lock
     }
