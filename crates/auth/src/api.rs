@@ -76,7 +76,7 @@ impl ApiClient {
             }))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
-            .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+            .user_agent(session.app().user_agent())
             .build()
             .unwrap_or_default();
         Self {

@@ -27,6 +27,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Another app passes its own identity, so its sessions never mix with Latchkey's and the
+//! browser pages name it: `Session::builder(config).app(AppIdentity::new("Acme Notes")).build()`
+//! ([`AppIdentity`] also sets the vault service, the lock directory and the user agent).
+//!
 //! # Security
 //!
 //! - **Where each token is.** The refresh token is in the OS credential vault (one entry per
@@ -52,6 +56,7 @@
 pub mod advice;
 mod answer;
 mod api;
+mod app;
 mod browser;
 mod config;
 mod device;
@@ -80,6 +85,7 @@ mod vault;
 
 pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
 pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER, is_allowed};
+pub use app::AppIdentity;
 pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, SystemBrowser};
 pub use config::{
     CONFIG_ENV, CONFIG_FILE, Config, ConfigError, ConfiguredEndpoints, DEV_STACK_JSON, RedirectMode,
@@ -101,7 +107,7 @@ pub use profile::Profile;
 pub use provider::{DiscoveryError, Endpoint, EndpointSource, Provider};
 pub use redirect::{MAX_LINK_LEN, RedirectRejected, parse_link};
 pub use restore::Restored;
-pub use session::{REFRESH_MARGIN, Session};
+pub use session::{REFRESH_MARGIN, Session, SessionBuilder};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
 pub use tokens::{MAX_ACCESS_TOKEN_LEN, TokenAnswerError};
 pub use vault::{VAULT_SERVICE, Vault, VaultError, WINDOWS_CREDENTIAL_UNITS};

@@ -47,9 +47,12 @@ impl EntryLock {
     /// (`$XDG_RUNTIME_DIR/latchkey`), else the local data directory (`%LOCALAPPDATA%\latchkey`
     /// on Windows, `~/Library/Application Support/latchkey` on macOS).
     pub fn for_account(account: &str) -> Self {
-        let dir = dirs::runtime_dir()
-            .or_else(dirs::data_local_dir)
-            .map(|d| d.join("latchkey"));
+        Self::in_dir(crate::AppIdentity::latchkey().lock_dir(), account)
+    }
+
+    /// The lock for the vault entry `account` in `dir` (an app's [`crate::AppIdentity`] lock
+    /// directory); no lock file when there is no directory.
+    pub fn in_dir(dir: Option<&Path>, account: &str) -> Self {
         Self {
             path: dir.map(|d| d.join(file_name(account))),
         }

@@ -192,7 +192,8 @@ impl Session {
             _ => {
                 let listener = LoopbackListener::bind_ports(&config.loopback_ports)
                     .await
-                    .map_err(LoginError::Listener)?;
+                    .map_err(LoginError::Listener)?
+                    .for_app(self.app().name());
                 let authorization =
                     authorization(&provider, config, listener.redirect_uri(), &options)?;
                 let server = listener.serve(authorization.csrf.secret().clone());
@@ -245,7 +246,7 @@ impl Session {
             Ok::<_, LoginError>((response, accepted))
         }
         .await;
-        callback.respond(page_outcome(&result));
+        callback.respond(page_outcome(self.app().name(), &result));
         let (response, accepted) = result?;
         tracing::debug!("authorization code exchanged; the answer and its ID token are valid");
         lock_unpoisoned(&self.inner.pending).take();
@@ -400,11 +401,11 @@ pub struct SignInTimings {
 }
 
 /// The page the browser shows for `result`.
-pub(crate) fn page_outcome<T>(result: &Result<T, LoginError>) -> PageOutcome {
+pub(crate) fn page_outcome<T>(app: &str, result: &Result<T, LoginError>) -> PageOutcome {
     match result {
         Ok(_) => PageOutcome::SignedIn,
         Err(err) => PageOutcome::Failed(format!(
-            "Sign-in failed: {err}. Return to Latchkey to try again."
+            "Sign-in failed: {err}. Return to {app} to try again."
         )),
     }
 }

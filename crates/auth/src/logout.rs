@@ -207,7 +207,8 @@ impl Session {
     ) -> Result<(), LoginError> {
         let listener = LoopbackListener::bind_ports(&self.inner.config.loopback_ports)
             .await
-            .map_err(LoginError::Listener)?;
+            .map_err(LoginError::Listener)?
+            .for_app(self.app().name());
         let state = openidconnect::CsrfToken::new_random();
         let mut url = end_session_url.clone();
         if url.path().ends_with("/v2/logout") {

@@ -40,6 +40,7 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub struct LoopbackListener {
     listener: TcpListener,
     addr: SocketAddr,
+    app_name: Arc<str>,
 }
 
 impl LoopbackListener {
@@ -100,7 +101,11 @@ impl LoopbackListener {
             Err(v4) => return Err(v4),
         };
         let addr = listener.local_addr()?;
-        Ok(Self { listener, addr })
+        Ok(Self {
+            listener,
+            addr,
+            app_name: Arc::from(crate::VAULT_SERVICE),
+        })
     }
 
     /// The address the listener is bound to.
@@ -113,10 +118,17 @@ impl LoopbackListener {
         format!("http://{}/callback", self.addr)
     }
 
+    /// Names `app` on the pages the browser is shown (Latchkey by default).
+    pub fn for_app(mut self, app: &str) -> Self {
+        self.app_name = Arc::from(app);
+        self
+    }
+
     /// Starts serving; only a callback carrying `expected_state` is handed to the flow.
     pub fn serve(self, expected_state: String) -> CallbackServer {
         let (callback_tx, callback_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
+            app: self.app_name.clone(),
             expected_state,
             callback_tx: Mutex::new(Some(callback_tx)),
             outcome: Mutex::new(None),
@@ -127,7 +139,10 @@ impl LoopbackListener {
             .route("/callback", get(callback))
             .route("/done", get(done))
             .fallback(not_found)
-            .layer(middleware::from_fn(within_limits))
+            .layer(middleware::from_fn_with_state(
+                shared.clone(),
+                within_limits,
+            ))
             .with_state(shared.clone());
         let waiter = shared.clone();
         let task = tokio::spawn(async move {
@@ -233,6 +248,8 @@ impl Drop for CallbackServer {
 }
 
 struct Shared {
+    /// The app's name, as the pages show it.
+    app: Arc<str>,
     expected_state: String,
     callback_tx: Mutex<Option<oneshot::Sender<Callback>>>,
     outcome: Mutex<Option<PageOutcome>>,
@@ -243,24 +260,31 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
     let params = match parse_answer(query.as_deref().unwrap_or_default()) {
         Ok(params) => params,
         Err(why) => {
+            let app = &shared.app;
             return page(
+                app,
                 StatusCode::BAD_REQUEST,
                 "Not a sign-in answer",
                 &format!(
-                    "Latchkey did not take this link: {why}. Start the sign-in again from Latchkey."
+                    "{app} did not take this link: {why}. Start the sign-in again from {app}."
                 ),
             );
         }
     };
     if !state_matches(&params, &shared.expected_state) {
+        let app = &shared.app;
         return page(
+            app,
             StatusCode::BAD_REQUEST,
             "Not this sign-in",
-            "This link does not belong to the sign-in Latchkey is waiting for. Start the sign-in again from Latchkey.",
+            &format!(
+                "This link does not belong to the sign-in {app} is waiting for. Start the sign-in again from {app}."
+            ),
         );
     }
     let Some(tx) = crate::lock_unpoisoned(&shared.callback_tx).take() else {
         return page(
+            &shared.app,
             StatusCode::BAD_REQUEST,
             "Already done",
             "This sign-in was already completed. You can close this tab.",
@@ -274,17 +298,20 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         })
         .is_err()
     {
+        let app = &shared.app;
         return page(
+            app,
             StatusCode::GONE,
             "Sign-in ended",
-            "Latchkey stopped waiting for this sign-in. Start it again from Latchkey.",
+            &format!("{app} stopped waiting for this sign-in. Start it again from {app}."),
         );
     }
     let outcome = match tokio::time::timeout(EXCHANGE_WAIT, reply_rx).await {
         Ok(Ok(outcome)) => outcome,
-        _ => PageOutcome::Failed(
-            "Latchkey did not finish the sign-in. Return to Latchkey and try again.".into(),
-        ),
+        _ => PageOutcome::Failed(format!(
+            "{app} did not finish the sign-in. Return to {app} and try again.",
+            app = shared.app
+        )),
     };
     *crate::lock_unpoisoned(&shared.outcome) = Some(outcome);
     // 303 to a URL without the code, so it leaves the address bar and the history.
@@ -293,20 +320,26 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
 
 async fn done(State(shared): State<Arc<Shared>>) -> Response {
     let outcome = crate::lock_unpoisoned(&shared.outcome).clone();
+    let app = &shared.app;
     let response = match outcome {
         Some(PageOutcome::SignedIn) => page(
+            app,
             StatusCode::OK,
             "You are signed in",
-            "You are signed in. Return to Latchkey — you can close this tab.",
+            &format!("You are signed in. Return to {app} — you can close this tab."),
         ),
         Some(PageOutcome::SignedOut) => page(
+            app,
             StatusCode::OK,
             "You are signed out",
-            "You are signed out at your provider too. Return to Latchkey — you can close this tab.",
+            &format!(
+                "You are signed out at your provider too. Return to {app} — you can close this tab."
+            ),
         ),
-        Some(PageOutcome::Failed(why)) => page(StatusCode::OK, "Sign-in failed", &why),
+        Some(PageOutcome::Failed(why)) => page(app, StatusCode::OK, "Sign-in failed", &why),
         None => {
             return page(
+                app,
                 StatusCode::NOT_FOUND,
                 "Nothing here",
                 "There is no sign-in result to show.",
@@ -319,16 +352,24 @@ async fn done(State(shared): State<Arc<Shared>>) -> Response {
 
 /// Refuses requests no browser sends to a callback: an oversize target, too many or too
 /// large headers. The listener goes on serving, so the real callback still arrives.
-async fn within_limits(request: Request, next: Next) -> Response {
+async fn within_limits(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let app = &shared.app;
     let target = request
         .uri()
         .path_and_query()
         .map_or(0, |pq| pq.as_str().len());
     if target > MAX_REQUEST_TARGET {
         return page(
+            app,
             StatusCode::URI_TOO_LONG,
             "Not a sign-in answer",
-            "This address is far longer than a sign-in answer. Start the sign-in again from Latchkey.",
+            &format!(
+                "This address is far longer than a sign-in answer. Start the sign-in again from {app}."
+            ),
         );
     }
     let headers = request.headers();
@@ -338,31 +379,37 @@ async fn within_limits(request: Request, next: Next) -> Response {
         .sum();
     if headers.len() > MAX_HEADER_FIELDS || header_bytes > MAX_HEADER_BYTES {
         return page(
+            app,
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Not a sign-in answer",
-            "This request carries more headers than a browser sends. Start the sign-in again from Latchkey.",
+            &format!(
+                "This request carries more headers than a browser sends. Start the sign-in again from {app}."
+            ),
         );
     }
     next.run(request).await
 }
 
-async fn not_found() -> Response {
+async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+    let app = &shared.app;
     page(
+        app,
         StatusCode::NOT_FOUND,
         "Nothing here",
-        "Latchkey listens here only for its sign-in callback, not this address.",
+        &format!("{app} listens here only for its sign-in callback, not this address."),
     )
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
+fn page(app: &str, status: StatusCode, title: &str, message: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Latchkey</title>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · {app}</title>\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style>body{{font-family:system-ui,sans-serif;\
 display:flex;justify-content:center;padding:4rem 1rem;background:#f4f5f7;color:#1d2330}}main{{background:#fff;\
 border-radius:12px;padding:2rem;max-width:26rem;box-shadow:0 2px 12px rgba(0,0,0,.08)}}h1{{font-size:1.3rem}}\
 @media (prefers-color-scheme:dark){{body{{background:#14171c;color:#e6e9ef}}main{{background:#1e232b}}}}</style></head>\
 <body><main><h1>{title}</h1><p>{message}</p></main></body></html>",
         title = escape(title),
+        app = escape(app),
         message = escape(message)
     );
     let mut response = (status, Html(html)).into_response();

@@ -14,6 +14,7 @@ use openidconnect::{AccessToken, RefreshToken};
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::app::AppIdentity;
 use crate::browser::{BrowserLauncher, SystemBrowser};
 use crate::config::Config;
 use crate::lock_unpoisoned;
@@ -59,6 +60,7 @@ pub(crate) enum Interrupt {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    pub(crate) app: AppIdentity,
     pub(crate) http: ProviderHttp,
     pub(crate) browser: Arc<dyn BrowserLauncher>,
     pub(crate) store: SessionStore,
@@ -78,6 +80,67 @@ pub(crate) struct Inner {
     generations: AtomicU64,
 }
 
+/// Makes a [`Session`]: [`Session::builder`], then the app's identity and browser.
+#[must_use]
+pub struct SessionBuilder {
+    config: Config,
+    app: AppIdentity,
+    browser: Arc<dyn BrowserLauncher>,
+    store: Option<SessionStore>,
+}
+
+impl SessionBuilder {
+    /// The embedding app: its name on the browser pages, its vault service, lock directory
+    /// and user agent.
+    pub fn app(mut self, app: AppIdentity) -> Self {
+        self.app = app;
+        self
+    }
+
+    /// Opens sign-in pages with `browser` instead of the system browser.
+    pub fn browser(mut self, browser: Arc<dyn BrowserLauncher>) -> Self {
+        self.browser = browser;
+        self
+    }
+
+    /// Keeps the session in `store` instead of the app's own entry for the configuration.
+    pub fn store(mut self, store: SessionStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The session.
+    pub fn build(self) -> Session {
+        let Self {
+            config,
+            app,
+            browser,
+            store,
+        } = self;
+        let store =
+            store.unwrap_or_else(|| SessionStore::for_app(&app, &config.issuer, &config.client_id));
+        Session {
+            inner: Arc::new(Inner {
+                http: ProviderHttp::new(app.user_agent(), latchkey_http::MAX_PROVIDER_ANSWER),
+                config,
+                app,
+                browser,
+                store,
+                provider: tokio::sync::Mutex::new(None),
+                state: Mutex::new(State::SignedOut),
+                refresh_flight: tokio::sync::Mutex::new(()),
+                pending: Mutex::new(None),
+                deep_link: OnceLock::new(),
+                waiting_link: Mutex::new(None),
+                last_sign_in: Mutex::new(None),
+                vault_problem: Mutex::new(None),
+                pending_revocations: AtomicUsize::new(0),
+                generations: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
 /// The session. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct Session {
@@ -94,41 +157,40 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session that opens the system browser.
+    /// Latchkey's session for `config`, opening the system browser.
     pub fn new(config: Config) -> Self {
-        Self::with_browser(config, Arc::new(SystemBrowser))
+        Self::builder(config).build()
     }
 
-    /// A session that opens sign-in pages with `browser`.
+    /// Latchkey's session for `config`, opening sign-in pages with `browser`.
     pub fn with_browser(config: Config, browser: Arc<dyn BrowserLauncher>) -> Self {
-        let store = SessionStore::for_client(&config.issuer, &config.client_id);
-        Self::with_store(config, browser, store)
+        Self::builder(config).browser(browser).build()
     }
 
-    /// A session whose vault entry is `store` (for tests of another platform's vault path).
+    /// Latchkey's session whose vault entry is `store` (for tests of another platform's vault
+    /// path).
     pub fn with_store(
         config: Config,
         browser: Arc<dyn BrowserLauncher>,
         store: SessionStore,
     ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                config,
-                http: ProviderHttp::default(),
-                browser,
-                store,
-                provider: tokio::sync::Mutex::new(None),
-                state: Mutex::new(State::SignedOut),
-                refresh_flight: tokio::sync::Mutex::new(()),
-                pending: Mutex::new(None),
-                deep_link: OnceLock::new(),
-                waiting_link: Mutex::new(None),
-                last_sign_in: Mutex::new(None),
-                vault_problem: Mutex::new(None),
-                pending_revocations: AtomicUsize::new(0),
-                generations: AtomicU64::new(0),
-            }),
+        Self::builder(config).browser(browser).store(store).build()
+    }
+
+    /// A session for `config`, to be given the embedding app's identity, browser and vault
+    /// entry; Latchkey's by default.
+    pub fn builder(config: Config) -> SessionBuilder {
+        SessionBuilder {
+            config,
+            app: AppIdentity::latchkey(),
+            browser: Arc::new(SystemBrowser),
+            store: None,
         }
+    }
+
+    /// The embedding app's identity.
+    pub fn app(&self) -> &AppIdentity {
+        &self.inner.app
     }
 
     /// The configuration the session was made with.

@@ -216,10 +216,15 @@ pub struct SessionStore {
 }
 
 impl SessionStore {
-    /// The entry shared by the desktop app and the CLI for `client_id` at `issuer`.
+    /// Latchkey's entry (shared by its window and its CLI) for `client_id` at `issuer`.
     pub fn for_client(issuer: &str, client_id: &str) -> Self {
-        let vault = Vault::for_client(issuer, client_id);
-        let lock = EntryLock::for_account(vault.account());
+        Self::for_app(&crate::AppIdentity::latchkey(), issuer, client_id)
+    }
+
+    /// `app`'s entry for `client_id` at `issuer`: its vault service, its lock directory.
+    pub fn for_app(app: &crate::AppIdentity, issuer: &str, client_id: &str) -> Self {
+        let vault = Vault::for_app(app, issuer, client_id);
+        let lock = EntryLock::in_dir(app.lock_dir(), vault.account());
         Self { vault, lock }
     }
 

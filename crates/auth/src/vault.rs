@@ -13,7 +13,8 @@ use keyring_core::api::CredentialStoreApi;
 
 use crate::lock_unpoisoned;
 
-/// The service name under which Latchkey's entries are stored.
+/// The service name under which Latchkey's own entries are stored ([`crate::AppIdentity`]
+/// gives another app its own).
 pub const VAULT_SERVICE: &str = "Latchkey";
 
 /// How long one vault call may take before the vault counts as unreachable.
@@ -54,6 +55,7 @@ type Store = Arc<dyn CredentialStoreApi + Send + Sync>;
 /// credential may hold is split over several (`account`, `account#1`, …).
 #[derive(Clone)]
 pub struct Vault {
+    service: String,
     account: String,
     /// The most UTF-16 code units a credential may hold here.
     credential_units: usize,
@@ -63,20 +65,27 @@ pub struct Vault {
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
+            .field("service", &self.service)
             .field("account", &self.account)
             .finish()
     }
 }
 
 impl Vault {
-    /// The entry shared by the desktop app and the CLI for `client_id` at `issuer`.
+    /// Latchkey's entry (shared by its window and its CLI) for `client_id` at `issuer`.
     pub fn for_client(issuer: &str, client_id: &str) -> Self {
+        Self::for_app(&crate::AppIdentity::latchkey(), issuer, client_id)
+    }
+
+    /// `app`'s entry for `client_id` at `issuer`, under its vault service.
+    pub fn for_app(app: &crate::AppIdentity, issuer: &str, client_id: &str) -> Self {
         let credential_units = if cfg!(windows) {
             WINDOWS_CREDENTIAL_UNITS
         } else {
             usize::MAX
         };
         Self {
+            service: app.vault_service().to_owned(),
             account: format!("{client_id}@{issuer}"),
             credential_units,
             store: Arc::new(Mutex::new(None)),
@@ -139,9 +148,12 @@ impl Vault {
     async fn run<T, F>(&self, op: F) -> Result<T, VaultError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store, &str) -> Result<T, VaultError> + Send + 'static,
+        F: FnOnce(&Store, &EntryName) -> Result<T, VaultError> + Send + 'static,
     {
-        let account = self.account.clone();
+        let account = EntryName {
+            service: self.service.clone(),
+            account: self.account.clone(),
+        };
         let cache = self.store.clone();
         let work = tokio::task::spawn_blocking(move || {
             let store = {
@@ -167,9 +179,17 @@ impl Vault {
     }
 }
 
-fn entry(store: &Store, account: &str, index: usize) -> Result<Entry, VaultError> {
-    let name = part_name(account, index);
-    store.build(VAULT_SERVICE, &name, None).map_err(translate)
+fn entry(store: &Store, account: &EntryName, index: usize) -> Result<Entry, VaultError> {
+    let name = part_name(&account.account, index);
+    store
+        .build(&account.service, &name, None)
+        .map_err(translate)
+}
+
+/// Where an entry is: the app's vault service and the session's account name.
+struct EntryName {
+    service: String,
+    account: String,
 }
 
 fn part_name(account: &str, index: usize) -> String {
@@ -179,7 +199,7 @@ fn part_name(account: &str, index: usize) -> String {
     }
 }
 
-fn get(store: &Store, account: &str, index: usize) -> Result<Option<String>, VaultError> {
+fn get(store: &Store, account: &EntryName, index: usize) -> Result<Option<String>, VaultError> {
     match entry(store, account, index)?.get_password() {
         Ok(text) => Ok(Some(text)),
         Err(keyring_core::Error::NoEntry) => Ok(None),
@@ -187,14 +207,14 @@ fn get(store: &Store, account: &str, index: usize) -> Result<Option<String>, Vau
     }
 }
 
-fn remove(store: &Store, account: &str, index: usize) -> Result<(), VaultError> {
+fn remove(store: &Store, account: &EntryName, index: usize) -> Result<(), VaultError> {
     match entry(store, account, index)?.delete_credential() {
         Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
         Err(err) => Err(translate(err)),
     }
 }
 
-fn read_joined(store: &Store, account: &str) -> Result<Option<String>, VaultError> {
+fn read_joined(store: &Store, account: &EntryName) -> Result<Option<String>, VaultError> {
     let Some(first) = get(store, account, 0)? else {
         return Ok(None);
     };
@@ -223,7 +243,12 @@ fn read_joined(store: &Store, account: &str) -> Result<Option<String>, VaultErro
 
 /// Writes `text` whole when it fits one credential, else its parts first and the header
 /// last, so a reader sees the old entry or the new one, never a mix it would accept.
-fn write_split(store: &Store, account: &str, text: &str, units: usize) -> Result<(), VaultError> {
+fn write_split(
+    store: &Store,
+    account: &EntryName,
+    text: &str,
+    units: usize,
+) -> Result<(), VaultError> {
     let old_parts = get(store, account, 0)
         .ok()
         .flatten()

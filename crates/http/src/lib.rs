@@ -45,11 +45,16 @@ impl Default for ProviderHttp {
 impl ProviderHttp {
     /// A client that reads at most `limit` bytes of any answer.
     pub fn with_limit(limit: usize) -> Self {
+        Self::new(concat!("Latchkey/", env!("CARGO_PKG_VERSION")), limit)
+    }
+
+    /// A client that sends `user_agent` and reads at most `limit` bytes of any answer.
+    pub fn new(user_agent: &str, limit: usize) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
-            .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
             .build()
             .unwrap_or_default();
         Self { client, limit }
