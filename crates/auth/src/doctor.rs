@@ -158,7 +158,10 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
     );
 
     offers(
-        extra.end_session_endpoint.is_some() || config.is_auth0(),
+        extra.end_session_endpoint.is_some()
+            || crate::quirks::Flavor::of(config, Some(&provider))
+                .fallback_logout(&config.issuer)
+                .is_some(),
         "an end-session endpoint",
         "\"Sign out there too\" is not available",
     );

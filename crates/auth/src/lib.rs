@@ -75,6 +75,7 @@ mod logout;
 mod loopback;
 mod profile;
 mod provider;
+mod quirks;
 mod redirect;
 mod refresh;
 mod restore;
@@ -97,7 +98,7 @@ pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
 #[cfg(feature = "log-filter")]
 pub use log::{LOG_ENV, log_filter};
 pub use login::{DEFAULT_LOGIN_TIMEOUT, LoginError, LoginOptions, SignInTimings};
-pub use logout::{LogoutOutcome, end_session_url};
+pub use logout::LogoutOutcome;
 pub use loopback::{
     Callback, CallbackServer, LoopbackListener, MAX_HEADER_BYTES, MAX_HEADER_FIELDS,
     MAX_REQUEST_TARGET, PageOutcome,

@@ -16,6 +16,7 @@ use crate::lock_unpoisoned;
 use crate::loopback::{Answer, Callback, LoopbackListener, PageOutcome, WaitingLink};
 use crate::profile::Profile;
 use crate::provider::{DiscoveryError, Provider};
+use crate::quirks::Flavor;
 use crate::session::{Interrupt, Session};
 use crate::tokens::{Grant, TokenAnswerError};
 
@@ -296,8 +297,10 @@ pub(crate) fn authorization(
     if let Some(audience) = &config.audience {
         request = request.add_extra_param("audience", audience.clone());
     }
+    let flavor = Flavor::of(config, Some(provider));
     if options.signup {
-        request = request.add_extra_param("screen_hint", "signup");
+        let (name, value) = flavor.signup_parameter(&provider.extra().prompt_values_supported);
+        request = request.add_extra_param(name, value);
     }
     if let Some(hint) = &options.login_hint {
         request = request.set_login_hint(LoginHint::new(hint.clone()));
@@ -314,9 +317,10 @@ pub(crate) fn authorization(
             CoreAuthPrompt::Login
         });
     }
-    // OpenID Connect Core §11: a generic provider grants offline_access (a refresh token)
-    // only with prompt=consent. Auth0 grants it without, and would show a needless screen.
-    if config.scopes.iter().any(|s| s == "offline_access") && !config.is_auth0() {
+    // OpenID Connect Core §11: offline_access (a refresh token) only with prompt=consent.
+    if config.scopes.iter().any(|s| s == "offline_access")
+        && flavor.needs_consent_for_offline_access()
+    {
         request = request.add_prompt(CoreAuthPrompt::Consent);
     }
     let (url, csrf, nonce) = request.url();

@@ -18,6 +18,7 @@ use crate::lock_unpoisoned;
 use crate::login::LoginError;
 use crate::loopback::{LoopbackListener, PageOutcome};
 use crate::provider::error_chain;
+use crate::quirks::Flavor;
 use crate::refresh::offline_or;
 use crate::session::{Session, State};
 use crate::vault::VaultError;
@@ -96,6 +97,7 @@ impl Session {
         let end_session_url = provider.as_ref().and_then(|p| {
             end_session_url(
                 &self.inner.config,
+                Flavor::of(&self.inner.config, Some(p)),
                 p.extra().end_session_endpoint.as_ref(),
                 id_token.as_deref(),
             )
@@ -284,16 +286,16 @@ async fn revoke(
 }
 
 /// Where to send the browser to end the provider's own session: RP-Initiated Logout when
-/// discovery names an end-session endpoint, else Auth0's `/v2/logout`.
-pub fn end_session_url(
+/// discovery names an end-session endpoint, else the provider's own ([`Flavor`]).
+pub(crate) fn end_session_url(
     config: &Config,
+    flavor: Flavor,
     endpoint: Option<&Url>,
     id_token_hint: Option<&str>,
 ) -> Option<Url> {
     let mut url = match endpoint {
         Some(endpoint) => endpoint.clone(),
-        None if config.is_auth0() => Url::parse(&config.issuer).ok()?.join("v2/logout").ok()?,
-        None => return None,
+        None => flavor.fallback_logout(&config.issuer)?,
     };
     {
         let mut query = url.query_pairs_mut();
@@ -321,6 +323,7 @@ mod tests {
         let endpoint = Url::parse("https://idp.example.com/logout").unwrap();
         let url = end_session_url(
             &config("https://idp.example.com/"),
+            Flavor::Standard,
             Some(&endpoint),
             Some("HINT"),
         )
@@ -333,14 +336,24 @@ mod tests {
 
     #[test]
     fn auth0_without_end_session_falls_back_to_v2_logout() {
-        let url =
-            end_session_url(&config("https://tenant.eu.auth0.com/"), None, Some("HINT")).unwrap();
+        let url = end_session_url(
+            &config("https://tenant.eu.auth0.com/"),
+            Flavor::Auth0,
+            None,
+            Some("HINT"),
+        )
+        .unwrap();
         assert_eq!(
             url.as_str(),
             "https://tenant.eu.auth0.com/v2/logout?client_id=latchkey-desktop"
         );
         assert_eq!(
-            end_session_url(&config("https://idp.example.com/"), None, Some("HINT")),
+            end_session_url(
+                &config("https://idp.example.com/"),
+                Flavor::Standard,
+                None,
+                Some("HINT")
+            ),
             None
         );
     }

@@ -39,6 +39,9 @@ pub struct ExtraMetadata {
     pub prompt_values_supported: Vec<String>,
     /// RFC 8628 §4: where a device (the CLI over SSH) asks for a user code.
     pub device_authorization_endpoint: Option<Url>,
+    /// Auth0's MFA API: no standard document has it, so it marks Auth0 behind a custom
+    /// domain ([`crate::quirks`]).
+    pub mfa_challenge_endpoint: Option<Url>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
