@@ -1,14 +1,14 @@
 //! The commands the web view may call: named actions, never URLs, never tokens.
 
-use latchkey_auth::{LoginError, LoginOptions, Restored, lock_unpoisoned};
+use latchkey_auth::{LoginError, LoginOptions, Restored};
 use std::time::Duration;
 
 use latchkey_ipc::{ApiResult, Endpoint, Error, ProviderSession, SessionView, StartupMark};
 use tauri::{AppHandle, Manager, State};
 
 use crate::state::{
-    AppState, Engine, not_configured, profile_view, publish, sentence, signed_in, signed_out,
-    signed_out_after,
+    AppState, Engine, lock_unpoisoned, not_configured, profile_view, publish, sentence, signed_in,
+    signed_out, signed_out_after,
 };
 
 /// The session as the UI should show it now.

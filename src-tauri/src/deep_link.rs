@@ -86,7 +86,7 @@ pub fn register_if_unpackaged(app: &tauri::App) {
     {
         use tauri_plugin_deep_link::DeepLinkExt;
         let uses_deep_links =
-            Config::discover().is_ok_and(|(config, _)| config.redirect == RedirectMode::DeepLink);
+            Config::find().is_ok_and(|(config, _)| config.redirect == RedirectMode::DeepLink);
         let unpackaged = cfg!(debug_assertions) || is_appimage(app);
         if uses_deep_links
             && unpackaged

@@ -5,11 +5,18 @@ use std::sync::{Arc, Mutex};
 
 use latchkey_auth::{
     ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session, SessionError, advice,
-    lock_unpoisoned,
 };
 use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
 use tauri::{AppHandle, Emitter, Manager};
 use url::Url;
+
+/// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: each value behind
+/// the shell's locks is whole after every assignment.
+pub fn lock_unpoisoned<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Registered with `.manage()`.
 pub struct AppState {
@@ -92,7 +99,7 @@ impl std::fmt::Display for Setup {
 }
 
 fn load_engine(deep_link: Option<&Url>) -> Result<Engine, Setup> {
-    match Config::discover() {
+    match Config::find() {
         Ok((config, _path)) => {
             let session = Session::new(config);
             if let Some(redirect) = deep_link {

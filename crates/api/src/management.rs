@@ -205,7 +205,7 @@ impl Management {
             .map_err(|e| {
                 unavailable(format!(
                     "the provider refused this API's management client: {}",
-                    describe_token_error(&e)
+                    latchkey_http::describe_token_error(&e)
                 ))
             })?;
         // A provider's `expires_in` is not trusted to fit the clock: at most a day is used.
@@ -326,20 +326,4 @@ impl Management {
 fn unavailable(message: String) -> ApiError {
     tracing::warn!("management API: {message}");
     ApiError::Unavailable(message)
-}
-
-fn describe_token_error<E: std::error::Error>(
-    err: &oauth2::RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
-) -> String {
-    match err {
-        oauth2::RequestTokenError::ServerResponse(response) => {
-            let mut text = response.error().to_string();
-            if let Some(description) = response.error_description() {
-                text.push_str(": ");
-                text.push_str(description);
-            }
-            text
-        }
-        other => other.to_string(),
-    }
 }

@@ -152,7 +152,7 @@ impl Config {
 
     /// Loads the configuration from [`Config::path`]. There is no built-in default: an
     /// installed app must not quietly point at loopback services that are not running.
-    pub fn discover() -> Result<(Self, PathBuf), ConfigError> {
+    pub fn find() -> Result<(Self, PathBuf), ConfigError> {
         let path = Self::path();
         if std::env::var_os(CONFIG_ENV).is_none_or(|p| p.is_empty()) && !path.exists() {
             return Err(ConfigError::Missing { path });

@@ -9,11 +9,11 @@ use openidconnect::core::CoreDeviceAuthorizationResponse;
 use openidconnect::{DeviceAuthorizationUrl, RequestTokenError, Scope};
 use url::Url;
 
-use crate::error::describe_token_error;
 use crate::login::LoginError;
 use crate::profile::Profile;
 use crate::session::Session;
 use crate::tokens::Grant;
+use latchkey_http::describe_token_error;
 
 /// The longest poll interval accepted from a provider (RFC 8628 suggests 5 s).
 pub const MAX_DEVICE_INTERVAL: Duration = Duration::from_secs(60);

@@ -1,9 +1,7 @@
-//! Why the session cannot produce what was asked, and token endpoint errors in words.
-
-use openidconnect::RequestTokenError;
+//! Why the session cannot produce what was asked.
 
 use crate::lock::LockError;
-use crate::provider::{DiscoveryError, error_chain};
+use crate::provider::DiscoveryError;
 use crate::tokens::TokenAnswerError;
 use crate::vault::VaultError;
 
@@ -104,22 +102,5 @@ impl SessionError {
     /// and a later attempt may succeed.
     pub fn is_offline(&self) -> bool {
         matches!(self, Self::Offline(_) | Self::ProviderUnavailable(_))
-    }
-}
-
-/// A token endpoint error in words, without the response body (it may echo a token).
-pub(crate) fn describe_token_error<
-    RE: std::error::Error + 'static,
-    T: openidconnect::ErrorResponse + 'static,
->(
-    err: &RequestTokenError<RE, T>,
-) -> String {
-    match err {
-        RequestTokenError::ServerResponse(response) => response.to_string(),
-        RequestTokenError::Request(e) => error_chain(e),
-        RequestTokenError::Parse(e, _) => {
-            format!("unreadable answer from the token endpoint ({e})")
-        }
-        RequestTokenError::Other(e) => e.clone(),
     }
 }

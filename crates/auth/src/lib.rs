@@ -10,7 +10,7 @@
 //! use latchkey_auth::{ApiClient, Config, LoginOptions, Restored, Session};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let (config, _path) = Config::discover()?;
+//! let (config, _path) = Config::find()?;
 //! let session = Session::new(config);
 //! if let Ok(Restored::SignedIn(profile)) = session.restore().await {
 //!     println!("welcome back, {}", profile.display_name());

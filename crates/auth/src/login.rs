@@ -385,7 +385,7 @@ pub(crate) async fn exchange(
         .set_pkce_verifier(verifier)
         .request_async(http)
         .await
-        .map_err(|e| LoginError::Exchange(crate::error::describe_token_error(&e)))
+        .map_err(|e| LoginError::Exchange(latchkey_http::describe_token_error(&e)))
 }
 
 /// Where the time between the provider's answer and the signed-in state went, for the last

@@ -414,20 +414,7 @@ fn unreachable(err: &openidconnect::DiscoveryError<HttpError>) -> bool {
     }
 }
 
-/// An error with its sources, on one line.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
-}
+pub(crate) use latchkey_http::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,7 @@ use openidconnect::{
 };
 use tokio::sync::MutexGuard;
 
-use crate::error::{SessionError, SignInRequired, describe_token_error};
+use crate::error::{SessionError, SignInRequired};
 use crate::lock::LOCK_TIMEOUT;
 use crate::lock_unpoisoned;
 use crate::profile::Profile;
@@ -23,6 +23,7 @@ use crate::provider::DiscoveryError;
 use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
 use crate::store::{Binding, StoredEntry, StoredSession};
 use crate::tokens::{Accepted, Grant, TokenAnswerError};
+use latchkey_http::describe_token_error;
 
 /// A discovery failure while renewing: unreachable means offline, anything else is itself.
 pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {

@@ -94,7 +94,7 @@ async fn doctor(flag: Option<&std::path::Path>) -> ExitCode {
     let origin = config_origin(flag);
     let config = match flag {
         Some(path) => Config::load(path),
-        None => Config::discover().map(|(config, _)| config),
+        None => Config::find().map(|(config, _)| config),
     };
     let config = match config {
         Ok(config) => config,
@@ -269,7 +269,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     let config = match &cli.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None => Config::discover().map_err(|e| e.to_string())?.0,
+        None => Config::find().map_err(|e| e.to_string())?.0,
     };
     let no_browser = matches!(
         cli.command,

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse, RequestTokenError};
 
 /// The largest answer read from a provider: discovery, JWKS, token, userinfo and device
 /// answers are a few KB; Keycloak's and Entra ID's tokens reach a few tens of KB.
@@ -189,6 +189,39 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
                 .map_err(|err| HttpError::Request(err.to_string()))
         })
     }
+}
+
+/// A token endpoint error in words, for the engine and the sample API alike: the provider's
+/// OAuth error (RFC 6749 §5.2) with its description, the transport error with its causes, or
+/// an unreadable answer. The response body is never quoted (it may echo a token).
+pub fn describe_token_error<RE, T>(err: &RequestTokenError<RE, T>) -> String
+where
+    RE: std::error::Error + 'static,
+    T: oauth2::ErrorResponse + 'static,
+{
+    match err {
+        RequestTokenError::ServerResponse(response) => response.to_string(),
+        RequestTokenError::Request(e) => error_chain(e),
+        RequestTokenError::Parse(e, _) => {
+            format!("unreadable answer from the token endpoint ({e})")
+        }
+        RequestTokenError::Other(e) => e.clone(),
+    }
+}
+
+/// An error with its sources, on one line (each source once).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
 }
 
 #[cfg(test)]
