@@ -15,8 +15,11 @@ pub enum AnswerRefused {
     /// The answer is longer than [`MAX_ANSWER_LEN`]; the length in bytes.
     TooLong(usize),
     /// RFC 6749 §3.1: a parameter must not be sent more than once.
-    #[error("the answer repeats the parameter {0:?}")]
-    Repeated(String),
+    #[error("the answer repeats the parameter {parameter:?}")]
+    Repeated {
+        /// The parameter's name.
+        parameter: String,
+    },
 }
 
 /// The parameters of `query` (form-urlencoded, any bytes), refusing oversize answers and
@@ -31,7 +34,9 @@ pub fn parse_answer(query: &str) -> Result<HashMap<String, String>, AnswerRefuse
             .insert(name.to_string(), value.into_owned())
             .is_some()
         {
-            return Err(AnswerRefused::Repeated(name.into_owned()));
+            return Err(AnswerRefused::Repeated {
+                parameter: name.into_owned(),
+            });
         }
     }
     Ok(params)
@@ -70,7 +75,9 @@ mod tests {
 
         assert_eq!(
             parse_answer("state=s&code=a&state=t"),
-            Err(AnswerRefused::Repeated("state".into()))
+            Err(AnswerRefused::Repeated {
+                parameter: "state".into()
+            })
         );
         let long = format!("code=c&state={}", "x".repeat(MAX_ANSWER_LEN));
         let err = parse_answer(&long).unwrap_err();

@@ -24,16 +24,24 @@ pub struct ApiResponse {
 
 /// Why an API call produced no answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The URL is not a URL.
-    #[error("{0:?} is not a valid URL")]
-    InvalidUrl(String),
+    #[error("{url:?} is not a valid URL")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// Why it is not one.
+        #[source]
+        source: url::ParseError,
+    },
     /// The session could not supply a token.
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The API could not be reached.
-    #[error("cannot reach the API: {0}")]
-    Network(String),
+    /// The API could not be reached, or its answer could not be read (the URL, which may
+    /// carry a query, is left out).
+    #[error("cannot reach the API: {}", latchkey_http::error_chain(.0))]
+    Network(#[source] latchkey_http::HttpError),
 }
 
 /// An HTTP client that attaches `Authorization: Bearer` only to URLs under the configured
@@ -103,7 +111,10 @@ impl ApiClient {
         url: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<ApiResponse, ApiError> {
-        let url = Url::parse(url).map_err(|_| ApiError::InvalidUrl(url.to_owned()))?;
+        let url = Url::parse(url).map_err(|source| ApiError::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })?;
         if !is_allowed(&self.base, &url) {
             return self.once(method, url, body, None).await;
         }
@@ -137,16 +148,14 @@ impl ApiClient {
         let response = request
             .send()
             .await
-            .map_err(|e| ApiError::Network(crate::provider::error_chain(&e.without_url())))?;
+            .map_err(|e| ApiError::Network(e.without_url().into()))?;
         let status = response.status().as_u16();
         let body = match latchkey_http::read_capped(response, MAX_API_ANSWER).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(latchkey_http::HttpError::Transport(e)) => {
-                return Err(ApiError::Network(crate::provider::error_chain(
-                    &e.without_url(),
-                )));
+                return Err(ApiError::Network(e.without_url().into()));
             }
-            Err(e) => return Err(ApiError::Network(e.to_string())),
+            Err(e) => return Err(ApiError::Network(e)),
         };
         Ok(ApiResponse {
             status,

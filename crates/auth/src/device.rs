@@ -9,11 +9,11 @@ use openidconnect::core::CoreDeviceAuthorizationResponse;
 use openidconnect::{DeviceAuthorizationUrl, RequestTokenError, Scope};
 use url::Url;
 
+use crate::error::ProviderError;
 use crate::login::LoginError;
 use crate::profile::Profile;
 use crate::session::Session;
 use crate::tokens::Grant;
-use latchkey_http::describe_token_error;
 
 /// The longest poll interval accepted from a provider (RFC 8628 suggests 5 s).
 pub const MAX_DEVICE_INTERVAL: Duration = Duration::from_secs(60);
@@ -66,12 +66,12 @@ impl Session {
         let details: CoreDeviceAuthorizationResponse = request
             .request_async(&self.inner.http)
             .await
-            .map_err(|e| LoginError::Device(describe_token_error(&e)))?;
+            .map_err(|e| LoginError::Device(ProviderError::request(e)))?;
         let code = check_device_answer(&details)?;
         on_code(&code);
         let response = client
             .exchange_device_access_token(&details)
-            .map_err(|e| LoginError::Device(e.to_string()))?
+            .map_err(|e| LoginError::Device(ProviderError::unusable(e)))?
             .request_async(&self.inner.http, tokio::time::sleep, Some(code.expires_in))
             .await
             .map_err(|err| match &err {
@@ -81,9 +81,9 @@ impl Session {
                         description: None,
                     },
                     "expired_token" => LoginError::DeviceCodeExpired,
-                    _ => LoginError::Device(describe_token_error(&err)),
+                    _ => LoginError::Device(ProviderError::request(err)),
                 },
-                _ => LoginError::Device(describe_token_error(&err)),
+                _ => LoginError::Device(ProviderError::request(err)),
             })?;
         let accepted = self
             .check_answer(&provider, &response, Grant::Device)
@@ -92,33 +92,43 @@ impl Session {
     }
 }
 
+/// What is wrong with a provider's device authorization answer (RFC 8628 §3.2).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceAnswerProblem {
+    /// `interval` is 0 or longer than [`MAX_DEVICE_INTERVAL`].
+    #[error("asks to poll every {} s; Latchkey accepts 1 to {} s", .0.as_secs(), MAX_DEVICE_INTERVAL.as_secs())]
+    Interval(Duration),
+    /// `expires_in` is 0 or longer than [`MAX_DEVICE_LIFETIME`].
+    #[error("gives the code a lifetime of {} s; Latchkey accepts 1 s to 1 hour", .0.as_secs())]
+    Lifetime(Duration),
+    /// `user_code` is empty or longer than 64 characters.
+    #[error("has no usable user_code")]
+    UserCode,
+    /// `verification_uri` is not a URL.
+    #[error("has no valid verification_uri")]
+    VerificationUri,
+}
+
 /// Refuses an answer that could not work or would make the CLI poll in a busy loop.
 fn check_device_answer(
     details: &CoreDeviceAuthorizationResponse,
 ) -> Result<DeviceCode, LoginError> {
-    let bad =
-        |why: &str| LoginError::Device(format!("the provider's device authorization answer {why}"));
+    let bad = LoginError::DeviceAnswer;
     let interval = details.interval();
     if interval.is_zero() || interval > MAX_DEVICE_INTERVAL {
-        return Err(bad(&format!(
-            "asks to poll every {} s; Latchkey accepts 1 to {} s",
-            interval.as_secs(),
-            MAX_DEVICE_INTERVAL.as_secs()
-        )));
+        return Err(bad(DeviceAnswerProblem::Interval(interval)));
     }
     let expires_in = details.expires_in();
     if expires_in.is_zero() || expires_in > MAX_DEVICE_LIFETIME {
-        return Err(bad(&format!(
-            "gives the code a lifetime of {} s; Latchkey accepts 1 s to 1 hour",
-            expires_in.as_secs()
-        )));
+        return Err(bad(DeviceAnswerProblem::Lifetime(expires_in)));
     }
     let user_code = details.user_code().secret().trim().to_owned();
     if user_code.is_empty() || user_code.len() > 64 {
-        return Err(bad("has no usable user_code"));
+        return Err(bad(DeviceAnswerProblem::UserCode));
     }
     let verification_uri = Url::parse(details.verification_uri().as_str())
-        .map_err(|_| bad("has no valid verification_uri"))?;
+        .map_err(|_| bad(DeviceAnswerProblem::VerificationUri))?;
     Ok(DeviceCode {
         verification_uri,
         verification_uri_complete: details

@@ -1,5 +1,7 @@
 //! Why the session cannot produce what was asked.
 
+use openidconnect::RequestTokenError;
+
 use crate::lock::LockError;
 use crate::provider::DiscoveryError;
 use crate::tokens::TokenAnswerError;
@@ -26,13 +28,13 @@ pub enum SessionError {
     SignInRequired(SignInRequired),
     /// The provider could not be reached; the stored session is kept for later.
     #[error("cannot reach the sign-in provider ({0}); your session is kept, try again when online")]
-    Offline(String),
+    Offline(ProviderError),
     /// The provider answered with a server error; the stored session is kept.
     #[error("the sign-in provider is having problems ({0}); your session is kept, try again later")]
-    ProviderUnavailable(String),
+    ProviderUnavailable(ProviderError),
     /// The provider refused the refresh for another reason.
     #[error("the sign-in provider refused to renew the session: {0}")]
-    Provider(String),
+    Provider(ProviderError),
     /// The provider's answer to the refresh was refused (an empty access token, an ID token
     /// that fails validation); the stored session is kept.
     #[error(transparent)]
@@ -40,9 +42,12 @@ pub enum SessionError {
     /// A refreshed ID token is about another sign-in than the stored one (OpenID Connect
     /// Core §12.2); the session was ended and nothing of the other identity kept.
     #[error(
-        "your provider now answers for another person ({0}); you were signed out to be safe, sign in again"
+        "your provider now answers for another person ({reason}); you were signed out to be safe, sign in again"
     )]
-    IdentityChanged(String),
+    IdentityChanged {
+        /// Which part of the identity changed (OpenID Connect Core §12.2).
+        reason: &'static str,
+    },
     /// Another process held the session's lock too long.
     #[error(transparent)]
     Busy(#[from] LockError),
@@ -52,6 +57,67 @@ pub enum SessionError {
     #[error(transparent)]
     /// The credential vault failed.
     Vault(#[from] VaultError),
+}
+
+/// A request to the provider that got no usable answer: a sentence for a person, and the
+/// error itself as [`std::error::Error::source`] (the transport error, the HTTP status, the
+/// unreadable answer, or the provider's OAuth error).
+#[derive(Debug, thiserror::Error)]
+#[error("{description}")]
+pub struct ProviderError {
+    description: String,
+    oauth_error: Option<String>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ProviderError {
+    /// A token or device endpoint request that failed.
+    pub(crate) fn request<RE, T>(err: RequestTokenError<RE, T>) -> Self
+    where
+        RE: std::error::Error + Send + Sync + 'static,
+        T: openidconnect::ErrorResponse + Send + Sync + 'static,
+    {
+        let oauth_error = match &err {
+            RequestTokenError::ServerResponse(response) => serde_json::to_value(response)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned)),
+            _ => None,
+        };
+        Self {
+            description: latchkey_http::describe_token_error(&err),
+            oauth_error,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// Discovery (or the keys it names) that failed.
+    pub(crate) fn discovery(err: DiscoveryError) -> Self {
+        let description = match &err {
+            DiscoveryError::Fetch { detail, .. } => detail.clone(),
+            other => other.to_string(),
+        };
+        Self {
+            description,
+            oauth_error: None,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// A request that could not be made at all (a URL that is not one).
+    pub(crate) fn unusable(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            description: err.to_string(),
+            oauth_error: None,
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// The provider's OAuth error code (RFC 6749 §5.2: `invalid_grant`, `invalid_scope`, …),
+    /// when it answered with one.
+    pub fn oauth_error(&self) -> Option<&str> {
+        self.oauth_error.as_deref()
+    }
 }
 
 /// Why a provider asks for a new sign-in in the browser (OpenID Connect Core §3.1.2.6).
@@ -94,7 +160,7 @@ impl SessionError {
             Self::SignedOutElsewhere
                 | Self::Expired
                 | Self::SignInRequired(_)
-                | Self::IdentityChanged(_)
+                | Self::IdentityChanged { .. }
         )
     }
 

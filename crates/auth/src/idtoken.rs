@@ -29,6 +29,30 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
+/// Why an ID token was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenProblem {
+    /// Its signature, algorithm, issuer, audience, lifetime or nonce failed the checks of
+    /// OpenID Connect Core §3.1.3.7 (openidconnect's verifier).
+    #[error("{}", latchkey_http::error_chain(.0))]
+    Claims(#[source] ClaimsVerificationError),
+    /// Its authorized party (`azp`) is another client (§3.1.3.7 rule 5).
+    #[error("its authorized party (azp) is {azp:?}, not this app's client id {client_id:?}")]
+    OtherAuthorizedParty {
+        /// The `azp` it names.
+        azp: String,
+        /// This app's client id.
+        client_id: String,
+    },
+    /// It has several audiences and no `azp` naming this app (§3.1.3.7 rule 4).
+    #[error("it has several audiences but no authorized party (azp) claim naming this app")]
+    NoAuthorizedParty,
+    /// A refresh answer without one, for a stored session with no identity to keep.
+    #[error("the provider returned no ID token")]
+    Missing,
+}
+
 /// Validates `id_token`: signature by the provider's JWKS, algorithm, `iss`, `aud`, `azp`,
 /// `exp`, `iat` and — for a fresh login — `nonce`. An unknown `kid` refetches the JWKS once.
 pub(crate) async fn verify(
@@ -37,7 +61,7 @@ pub(crate) async fn verify(
     client_id: &str,
     id_token: &CoreIdToken,
     nonce: Option<&Nonce>,
-) -> Result<CoreIdTokenClaims, String> {
+) -> Result<CoreIdTokenClaims, IdTokenProblem> {
     let claims = match verify_with_current_keys(provider, client_id, id_token, nonce) {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
@@ -46,7 +70,7 @@ pub(crate) async fn verify(
         }
         other => other,
     }
-    .map_err(|err| crate::provider::error_chain(&err))?;
+    .map_err(IdTokenProblem::Claims)?;
     check_authorized_party(&claims, client_id)?;
     Ok(claims)
 }
@@ -57,15 +81,13 @@ pub(crate) async fn verify(
 pub(crate) fn check_authorized_party(
     claims: &CoreIdTokenClaims,
     client_id: &str,
-) -> Result<(), String> {
+) -> Result<(), IdTokenProblem> {
     match claims.authorized_party() {
-        Some(azp) if azp.as_str() != client_id => Err(format!(
-            "its authorized party (azp) is {:?}, not this app's client id {client_id:?}",
-            azp.as_str()
-        )),
-        None if claims.audiences().len() > 1 => Err(
-            "it has several audiences but no authorized party (azp) claim naming this app".into(),
-        ),
+        Some(azp) if azp.as_str() != client_id => Err(IdTokenProblem::OtherAuthorizedParty {
+            azp: azp.as_str().to_owned(),
+            client_id: client_id.to_owned(),
+        }),
+        None if claims.audiences().len() > 1 => Err(IdTokenProblem::NoAuthorizedParty),
         _ => Ok(()),
     }
 }

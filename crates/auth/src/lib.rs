@@ -91,8 +91,9 @@ pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, Syste
 pub use config::{
     CONFIG_ENV, CONFIG_FILE, Config, ConfigError, ConfiguredEndpoints, DEV_STACK_JSON, RedirectMode,
 };
-pub use device::{DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
-pub use error::{SessionError, SignInRequired};
+pub use device::{DeviceAnswerProblem, DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
+pub use error::{ProviderError, SessionError, SignInRequired};
+pub use idtoken::IdTokenProblem;
 pub use latchkey_http::{HttpError, MAX_PROVIDER_ANSWER, ProviderHttp};
 pub use lock::{EntryLock, EntryLockGuard, LOCK_TIMEOUT, LockError};
 #[cfg(feature = "log-filter")]
@@ -111,7 +112,7 @@ pub use restore::Restored;
 pub use session::{REFRESH_MARGIN, Session, SessionBuilder};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
 pub use tokens::{MAX_ACCESS_TOKEN_LEN, TokenAnswerError};
-pub use vault::{VAULT_SERVICE, Vault, VaultError, WINDOWS_CREDENTIAL_UNITS};
+pub use vault::{VAULT_SERVICE, Vault, VaultError, VaultProblem, WINDOWS_CREDENTIAL_UNITS};
 
 /// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: every value
 /// behind these locks is whole after each assignment, so a panic elsewhere must not turn

@@ -11,7 +11,8 @@ use openidconnect::{
 use url::Url;
 
 use crate::config::{Config, RedirectMode};
-use crate::error::SessionError;
+use crate::device::DeviceAnswerProblem;
+use crate::error::{ProviderError, SessionError};
 use crate::lock_unpoisoned;
 use crate::loopback::{Answer, Callback, LoopbackListener, PageOutcome, WaitingLink};
 use crate::profile::Profile;
@@ -95,7 +96,7 @@ pub enum LoginError {
     MissingCode,
     /// The code could not be exchanged for tokens.
     #[error("the provider did not exchange the authorization code: {0}")]
-    Exchange(String),
+    Exchange(ProviderError),
     /// The token endpoint's answer was refused: the same checks for every grant
     /// ([`TokenAnswerError`]).
     #[error(transparent)]
@@ -108,9 +109,13 @@ pub enum LoginError {
         "the provider advertises no device sign-in (RFC 8628: no device_authorization_endpoint in its discovery documents); enable the Device Code grant for this application, give its endpoint as \"deviceAuthorizationEndpoint\" in the configuration, or sign in with a browser"
     )]
     DeviceUnsupported,
-    /// The device sign-in failed at the provider or its answer was unusable.
+    /// The device sign-in failed at the provider.
     #[error("the device sign-in failed: {0}")]
-    Device(String),
+    Device(ProviderError),
+    /// The provider's device authorization answer cannot work, or would make the device
+    /// poll in a busy loop.
+    #[error("the device sign-in failed: the provider's device authorization answer {0}")]
+    DeviceAnswer(DeviceAnswerProblem),
     /// Nobody approved the device code before it expired (RFC 8628 `expired_token`).
     #[error("the code expired before it was approved; run the sign-in again for a new one")]
     DeviceCodeExpired,
@@ -277,7 +282,7 @@ pub(crate) fn authorization(
     options: &LoginOptions,
 ) -> Result<Authorization, LoginError> {
     let redirect = RedirectUrl::new(redirect_uri.clone())
-        .map_err(|e| LoginError::Exchange(format!("the redirect URI is not a URL ({e})")))?;
+        .map_err(|e| LoginError::Exchange(ProviderError::unusable(e)))?;
     let client = provider.client.clone().set_redirect_uri(redirect);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -377,15 +382,15 @@ pub(crate) async fn exchange(
     code: AuthorizationCode,
 ) -> Result<CoreTokenResponse, LoginError> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
-        .map_err(|e| LoginError::Exchange(format!("the redirect URI is not a URL ({e})")))?;
+        .map_err(|e| LoginError::Exchange(ProviderError::unusable(e)))?;
     let client = provider.client.clone().set_redirect_uri(redirect);
     client
         .exchange_code(code)
-        .map_err(|e| LoginError::Exchange(e.to_string()))?
+        .map_err(|e| LoginError::Exchange(ProviderError::unusable(e)))?
         .set_pkce_verifier(verifier)
         .request_async(http)
         .await
-        .map_err(|e| LoginError::Exchange(latchkey_http::describe_token_error(&e)))
+        .map_err(|e| LoginError::Exchange(ProviderError::request(e)))
 }
 
 /// Where the time between the provider's answer and the signed-in state went, for the last

@@ -12,7 +12,7 @@ use openidconnect::RefreshToken;
 use url::Url;
 
 use crate::config::Config;
-use crate::error::SessionError;
+use crate::error::{ProviderError, SessionError};
 use crate::lock::LOCK_TIMEOUT;
 use crate::lock_unpoisoned;
 use crate::login::LoginError;
@@ -215,7 +215,7 @@ impl Session {
         let mut url = end_session_url.clone();
         if url.path().ends_with("/v2/logout") {
             let mut return_to = Url::parse(&listener.redirect_uri())
-                .map_err(|e| LoginError::Exchange(e.to_string()))?;
+                .map_err(|e| LoginError::Exchange(ProviderError::unusable(e)))?;
             return_to
                 .query_pairs_mut()
                 .append_pair("state", state.secret());

@@ -96,8 +96,11 @@ pub enum DiscoveryError {
         detail: String,
     },
     /// RFC 7636: Latchkey uses PKCE S256 only.
-    #[error("the provider at {0} does not support PKCE with S256, which Latchkey requires")]
-    NoPkceS256(String),
+    #[error("the provider at {issuer} does not support PKCE with S256, which Latchkey requires")]
+    NoPkceS256 {
+        /// The configured issuer.
+        issuer: String,
+    },
     /// An endpoint the provider published is not https (loopback excepted).
     #[error("the provider's {endpoint} {problem}")]
     InsecureEndpoint {
@@ -274,7 +277,9 @@ impl Provider {
             .iter()
             .any(|m| m == "S256")
         {
-            return Err(DiscoveryError::NoPkceS256(config.issuer.clone()));
+            return Err(DiscoveryError::NoPkceS256 {
+                issuer: config.issuer.clone(),
+            });
         }
         let endpoints = [
             (

@@ -15,7 +15,7 @@ use openidconnect::{
 };
 use tokio::sync::MutexGuard;
 
-use crate::error::{SessionError, SignInRequired};
+use crate::error::{ProviderError, SessionError, SignInRequired};
 use crate::lock::LOCK_TIMEOUT;
 use crate::lock_unpoisoned;
 use crate::profile::Profile;
@@ -23,14 +23,15 @@ use crate::provider::DiscoveryError;
 use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
 use crate::store::{Binding, StoredEntry, StoredSession};
 use crate::tokens::{Accepted, Grant, TokenAnswerError};
-use latchkey_http::describe_token_error;
 
 /// A discovery failure while renewing: unreachable means offline, anything else is itself.
 pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {
     match err {
-        DiscoveryError::Fetch { detail, .. } => SessionError::Offline(detail),
+        fetch @ DiscoveryError::Fetch { .. } => {
+            SessionError::Offline(ProviderError::discovery(fetch))
+        }
         unusable @ DiscoveryError::Unusable { .. } => {
-            SessionError::ProviderUnavailable(unusable.to_string())
+            SessionError::ProviderUnavailable(ProviderError::discovery(unusable))
         }
         other => SessionError::Discovery(other),
     }
@@ -120,7 +121,7 @@ impl Session {
         let request = provider
             .client
             .exchange_refresh_token(&current.refresh_token)
-            .map_err(|e| SessionError::Provider(e.to_string()))?;
+            .map_err(|e| SessionError::Provider(ProviderError::unusable(e)))?;
         let answer = request.request_async(&self.inner.http).await;
         if let Err(RequestTokenError::ServerResponse(err)) = &answer
             && let CoreErrorResponseType::Extension(code) = err.error()
@@ -143,19 +144,19 @@ impl Session {
             }
             // Reached, but failing on its side (5xx): kept, as for an unreachable provider.
             Err(err @ RequestTokenError::Request(latchkey_http::HttpError::Status { .. })) => {
-                return Err(SessionError::ProviderUnavailable(describe_token_error(
-                    &err,
+                return Err(SessionError::ProviderUnavailable(ProviderError::request(
+                    err,
                 )));
             }
             Err(err @ RequestTokenError::Request(_)) => {
-                return Err(SessionError::Offline(describe_token_error(&err)));
+                return Err(SessionError::Offline(ProviderError::request(err)));
             }
             Err(err @ RequestTokenError::ServerResponse(_)) => {
-                return Err(SessionError::Provider(describe_token_error(&err)));
+                return Err(SessionError::Provider(ProviderError::request(err)));
             }
             Err(err) => {
-                return Err(SessionError::ProviderUnavailable(describe_token_error(
-                    &err,
+                return Err(SessionError::ProviderUnavailable(ProviderError::request(
+                    err,
                 )));
             }
         };
@@ -169,7 +170,7 @@ impl Session {
                 tracing::warn!("refused a refreshed ID token: {why}");
                 self.end_stored(&mut entry, vault_ok, &current.refresh_token)
                     .await;
-                return Err(SessionError::IdentityChanged(why.into()));
+                return Err(SessionError::IdentityChanged { reason: why });
             }
             Err(refused) => return Err(SessionError::Answer(refused)),
         };

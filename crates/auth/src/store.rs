@@ -20,7 +20,7 @@ use openidconnect::core::CoreIdTokenClaims;
 use serde::{Deserialize, Serialize};
 
 use crate::lock::EntryLock;
-use crate::vault::{Vault, VaultError};
+use crate::vault::{Vault, VaultError, VaultProblem};
 
 /// The format version written now.
 const FORMAT: u8 = 2;
@@ -169,13 +169,16 @@ impl StoredEntry {
         }
         let wire: WireEntry = serde_json::from_str(text).map_err(|e| {
             // serde's message names the field, never the value.
-            VaultError::Failed(format!("the stored session is unreadable ({e})"))
+            VaultError::Failed(VaultProblem::caused(
+                format!("the stored session is unreadable ({e})"),
+                e,
+            ))
         })?;
         if wire.v > FORMAT {
-            return Err(VaultError::Failed(format!(
+            return Err(VaultError::Failed(VaultProblem::found(format!(
                 "the stored session was written by a newer Latchkey (format {}); update Latchkey",
                 wire.v
-            )));
+            ))));
         }
         Ok(Self {
             session: wire.session.map(|s| StoredSession {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{Nonce, OAuth2TokenResponse, RefreshToken, TokenResponse};
 
+use crate::idtoken::IdTokenProblem;
 use crate::profile::{self, Profile};
 use crate::provider::Provider;
 use crate::session::Session;
@@ -39,8 +40,11 @@ pub enum TokenAnswerError {
         len: usize,
     },
     /// The answer's `token_type` is not `Bearer` (RFC 6750), the only kind Latchkey sends.
-    #[error("the token answer's token_type is {0:?}, not Bearer")]
-    UnsupportedTokenType(String),
+    #[error("the token answer's token_type is {token_type:?}, not Bearer")]
+    UnsupportedTokenType {
+        /// The `token_type` the provider sent.
+        token_type: String,
+    },
     /// The answer has no ID token at all (a plain OAuth 2.0 grant), so nothing says who
     /// signed in; refused rather than signing in an unknown person.
     #[error(
@@ -53,7 +57,7 @@ pub enum TokenAnswerError {
     /// The ID token failed validation (signature, issuer, audience, authorized party, expiry,
     /// nonce); the reason says which.
     #[error("the provider's ID token is not valid: {0}")]
-    InvalidIdToken(String),
+    InvalidIdToken(IdTokenProblem),
     /// A refreshed ID token is about another sign-in than the stored one (§12.2).
     #[error("the refreshed ID token is about another sign-in: {0}")]
     IdentityChanged(&'static str),
@@ -107,17 +111,15 @@ impl Session {
             return Err(TokenAnswerError::AccessTokenTooLarge { len: access.len() });
         }
         if *response.token_type() != openidconnect::core::CoreTokenType::Bearer {
-            return Err(TokenAnswerError::UnsupportedTokenType(
-                response.token_type().as_ref().to_owned(),
-            ));
+            return Err(TokenAnswerError::UnsupportedTokenType {
+                token_type: response.token_type().as_ref().to_owned(),
+            });
         }
         let client_id = &self.inner.config.client_id;
         let Some(id_token) = response.id_token() else {
             return match grant {
                 Grant::Refresh { current, shown } => {
-                    let no_id_token = || {
-                        TokenAnswerError::InvalidIdToken("the provider returned no ID token".into())
-                    };
+                    let no_id_token = || TokenAnswerError::InvalidIdToken(IdTokenProblem::Missing);
                     let binding = current.binding.clone().ok_or_else(no_id_token)?;
                     let profile = shown
                         .or_else(|| {

@@ -32,21 +32,53 @@ const READ_ATTEMPTS: usize = 4;
 
 /// What went wrong with the vault, in words a person can act on.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VaultError {
     /// No vault service answered (no D-Bus session, no Secret Service, …).
     #[error(
         "no credential vault is available ({0}); you stay signed in only until Latchkey closes"
     )]
-    Unavailable(String),
+    Unavailable(VaultProblem),
     /// The vault exists but is locked or refused access.
     #[error("the credential vault is locked or refused access ({0}); unlock it to stay signed in")]
-    Locked(String),
+    Locked(VaultProblem),
     /// The vault did not answer in time.
     #[error("the credential vault did not answer within {0:?}")]
     TimedOut(Duration),
-    /// The vault answered with an error.
+    /// The vault answered with an error, or the entry it holds cannot be read.
     #[error("the credential vault failed: {0}")]
-    Failed(String),
+    Failed(VaultProblem),
+}
+
+/// What the vault (or the entry in it) showed: a sentence a person recognises, with the
+/// platform's own error as [`std::error::Error::source`] where there is one.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{description}")]
+pub struct VaultProblem {
+    description: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl VaultProblem {
+    /// A problem Latchkey found itself (an entry split into parts that do not match, …).
+    pub(crate) fn found(description: impl Into<String>) -> Self {
+        Self {
+            description: description.into(),
+            source: None,
+        }
+    }
+
+    /// A problem with a cause: `description` says it for a person, `source` is the cause.
+    pub(crate) fn caused(
+        description: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            description: description.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
 }
 
 type Store = Arc<dyn CredentialStoreApi + Send + Sync>;
@@ -171,8 +203,9 @@ impl Vault {
         });
         match tokio::time::timeout(VAULT_TIMEOUT, work).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(VaultError::Failed(format!(
-                "the vault call stopped: {join}"
+            Ok(Err(join)) => Err(VaultError::Failed(VaultProblem::caused(
+                format!("the vault call stopped: {join}"),
+                join,
             ))),
             Err(_) => Err(VaultError::TimedOut(VAULT_TIMEOUT)),
         }
@@ -226,17 +259,17 @@ fn read_joined(store: &Store, account: &EntryName) -> Result<Option<String>, Vau
         match get(store, account, index)? {
             Some(part) => text.push_str(&part),
             None => {
-                return Err(VaultError::Failed(format!(
+                return Err(VaultError::Failed(VaultProblem::found(format!(
                     "part {index} of {} of the stored session is missing",
                     parts - 1
-                )));
+                ))));
             }
         }
     }
     if fnv1a(&text) != digest {
-        return Err(VaultError::Failed(
-            "the parts of the stored session do not belong together".into(),
-        ));
+        return Err(VaultError::Failed(VaultProblem::found(
+            "the parts of the stored session do not belong together",
+        )));
     }
     Ok(Some(text))
 }
@@ -312,43 +345,49 @@ fn fnv1a(text: &str) -> u64 {
 fn native_store() -> Result<Store, VaultError> {
     zbus_secret_service_keyring_store::Store::new()
         .map(|s| s as Store)
-        .map_err(|err| VaultError::Unavailable(describe_platform(&err)))
+        .map_err(|err| VaultError::Unavailable(platform(err)))
 }
 
 #[cfg(target_os = "macos")]
 fn native_store() -> Result<Store, VaultError> {
     apple_native_keyring_store::keychain::Store::new()
         .map(|s| s as Store)
-        .map_err(|err| VaultError::Unavailable(describe_platform(&err)))
+        .map_err(|err| VaultError::Unavailable(platform(err)))
 }
 
 #[cfg(target_os = "windows")]
 fn native_store() -> Result<Store, VaultError> {
     windows_native_keyring_store::Store::new()
         .map(|s| s as Store)
-        .map_err(|err| VaultError::Unavailable(describe_platform(&err)))
+        .map_err(|err| VaultError::Unavailable(platform(err)))
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 fn native_store() -> Result<Store, VaultError> {
-    Err(VaultError::Unavailable(
-        "this platform has no supported credential vault".into(),
-    ))
+    Err(VaultError::Unavailable(VaultProblem::found(
+        "this platform has no supported credential vault",
+    )))
 }
 
 fn translate(err: keyring_core::Error) -> VaultError {
     match err {
-        keyring_core::Error::NoStorageAccess(_) => VaultError::Locked(describe_platform(&err)),
+        keyring_core::Error::NoStorageAccess(_) => VaultError::Locked(platform(err)),
         keyring_core::Error::PlatformFailure(_) => {
-            let text = describe_platform(&err);
-            if text.contains("org.freedesktop.secrets") || text.contains("Failed to connect") {
-                VaultError::Unavailable(text)
+            let problem = platform(err);
+            let text = problem.to_string();
+            if text.contains("Secret Service") || text.contains("D-Bus session bus") {
+                VaultError::Unavailable(problem)
             } else {
-                VaultError::Failed(text)
+                VaultError::Failed(problem)
             }
         }
-        other => VaultError::Failed(describe_platform(&other)),
+        other => VaultError::Failed(platform(other)),
     }
+}
+
+/// The platform's error, said as [`describe_platform`] says it, kept as the source.
+fn platform(err: keyring_core::Error) -> VaultProblem {
+    VaultProblem::caused(describe_platform(&err), err)
 }
 
 /// Turns the platform's wording into something a person recognises.

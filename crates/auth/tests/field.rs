@@ -172,7 +172,7 @@ async fn a_refreshed_id_token_about_another_sign_in_is_refused_in_a_new_process(
         assert!(
             matches!(
                 err,
-                SessionError::IdentityChanged(_) | SessionError::Answer(_)
+                SessionError::IdentityChanged { .. } | SessionError::Answer(_)
             ),
             "{tamper:?}: {err:?}"
         );
@@ -182,7 +182,7 @@ async fn a_refreshed_id_token_about_another_sign_in_is_refused_in_a_new_process(
             !message.contains("Somebody Else") && !message.contains("someone-else"),
             "the other identity is never shown: {message}"
         );
-        if matches!(err, SessionError::IdentityChanged(_)) {
+        if matches!(err, SessionError::IdentityChanged { .. }) {
             assert!(
                 restarted.store().refresh_token().await.unwrap().is_none(),
                 "{tamper:?}: nothing of that session is kept"

@@ -80,7 +80,10 @@ async fn a_provider_that_answers_for_another_person_ends_the_session_and_says_so
     stack.idp.tamper(Tamper::IdTokenOtherSubject);
     let restarted = another_process(&stack);
     let err = restarted.restore().await.unwrap_err();
-    assert!(matches!(err, SessionError::IdentityChanged(_)), "{err:?}");
+    assert!(
+        matches!(err, SessionError::IdentityChanged { .. }),
+        "{err:?}"
+    );
     ended_with(
         err,
         &restarted,

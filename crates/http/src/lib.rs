@@ -14,17 +14,38 @@ pub const MAX_PROVIDER_ANSWER: usize = 1024 * 1024;
 
 /// Why a provider call got no answer Latchkey could read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HttpError {
+    /// The request (or the answer handed on to oauth2) could not be built.
     #[error("the request could not be built: {0}")]
-    Request(String),
+    Request(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No answer: the connection failed or timed out.
     #[error(transparent)]
     Transport(#[from] reqwest::Error),
+    /// The answer is larger than the client's limit.
     #[error("the answer from {url} is larger than {limit} bytes and was not read")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The URL that answered, without its query.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The answer is an HTTP error status (any, from `get_json`; a 5xx, from a token call).
     #[error("{url} answered HTTP {status}")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The URL that answered, without its query.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The answer is not the JSON expected: not JSON, or missing or mistyped fields.
     #[error("the answer from {url} is not usable: {detail}")]
-    NotJson { url: String, detail: String },
+    NotJson {
+        /// The URL that answered, without its query.
+        url: String,
+        /// What is wrong (serde's message, which names fields, never values).
+        detail: String,
+    },
 }
 
 /// A `reqwest` client whose answers are read up to a limit. Implements oauth2's (and so
@@ -167,7 +188,7 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request)
-                .map_err(|err| HttpError::Request(err.to_string()))?;
+                .map_err(|err| HttpError::Request(Box::new(err)))?;
             let response = self.client.execute(request).await?;
             // A server error is the provider failing, whatever its body: say which endpoint
             // and which status, rather than "unreadable answer" from a JSON parser.
@@ -186,7 +207,7 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
             let body = read_capped(response, self.limit).await?;
             builder
                 .body(body)
-                .map_err(|err| HttpError::Request(err.to_string()))
+                .map_err(|err| HttpError::Request(Box::new(err)))
         })
     }
 }
