@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
             state = state.with_management(ManagementConfig {
                 issuer: issuer.clone(),
                 client_id,
-                client_secret,
+                client_secret: oauth2::ClientSecret::new(client_secret),
                 audience: std::env::var("MANAGEMENT_AUDIENCE").ok(),
             });
         }

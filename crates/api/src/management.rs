@@ -15,25 +15,18 @@ use crate::ApiError;
 
 /// The longest a management token is reused, whatever `expires_in` the provider sent.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
-/// The confidential client's settings.
-#[derive(Clone)]
+/// The confidential client's settings. Its `Debug` shows no secret (oauth2's `ClientSecret`
+/// redacts itself).
+#[derive(Clone, Debug)]
 pub struct ManagementConfig {
     /// The provider's issuer, with its trailing slash; the management API lives under it.
     pub issuer: String,
+    /// The management client's id.
     pub client_id: String,
-    pub client_secret: String,
+    /// The management client's secret.
+    pub client_secret: ClientSecret,
     /// Defaults to `{issuer}api/v2/` (Auth0's name for it).
     pub audience: Option<String>,
-}
-
-impl std::fmt::Debug for ManagementConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManagementConfig")
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .finish()
-    }
 }
 
 /// A page of users as the management API lists them (`include_totals=true`).
@@ -194,7 +187,7 @@ impl Management {
         let token_url = TokenUrl::new(discovery.token_endpoint)
             .map_err(|e| unavailable(format!("the provider's token endpoint is not a URL: {e}")))?;
         let client = BasicClient::new(ClientId::new(self.config.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.config.client_secret.clone()))
+            .set_client_secret(self.config.client_secret.clone())
             .set_auth_type(AuthType::RequestBody)
             .set_token_uri(token_url);
         let response = client

@@ -32,7 +32,7 @@ async fn api(wrong_secret: bool) -> Api {
     let state = AppState::new(idp.issuer(), API_AUDIENCE).with_management(ManagementConfig {
         issuer: idp.issuer().to_owned(),
         client_id,
-        client_secret: given,
+        client_secret: oauth2::ClientSecret::new(given),
         audience: None,
     });
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

@@ -56,7 +56,7 @@ async fn api() -> Api {
     let state = AppState::new(idp.issuer(), API_AUDIENCE).with_management(ManagementConfig {
         issuer: idp.issuer().to_owned(),
         client_id,
-        client_secret,
+        client_secret: oauth2::ClientSecret::new(client_secret),
         audience: None,
     });
     tokio::spawn(async move { axum::serve(listener, app(state)).await });

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use openidconnect::IssuerUrl;
 use serde::Deserialize;
 use url::Url;
 
@@ -24,8 +25,9 @@ pub enum RedirectMode {
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The issuer identifier, compared exactly with discovery and tokens.
-    pub issuer: String,
+    /// The issuer identifier, parsed once, compared exactly (as written) with discovery and
+    /// tokens.
+    pub issuer: IssuerUrl,
     /// The client (application) id registered at the provider.
     pub client_id: String,
     /// The API identifier to request access tokens for (Auth0's `audience`).
@@ -132,10 +134,10 @@ impl Config {
 
     /// Whether the issuer is an Auth0 tenant, which has its own ways (`audience`, `/v2/logout`).
     pub fn is_auth0(&self) -> bool {
-        url::Url::parse(&self.issuer)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.ends_with(".auth0.com")))
-            .unwrap_or(false)
+        self.issuer
+            .url()
+            .host_str()
+            .is_some_and(|h| h.ends_with(".auth0.com"))
     }
 
     /// Where Latchkey looks for its configuration: the file named by `LATCHKEY_CONFIG`, else
@@ -213,6 +215,8 @@ impl Config {
             }
         };
         check_endpoint_url(&issuer).map_err(|p| field("issuer", &p))?;
+        // Parsed once here; compared with discovery and tokens as written (IssuerUrl keeps it).
+        let issuer = IssuerUrl::new(issuer).map_err(|e| field("issuer", &e.to_string()))?;
         let client_id = raw
             .client_id
             .filter(|c| !c.trim().is_empty())
@@ -348,7 +352,7 @@ mod tests {
                  "apiUrl": "http://127.0.0.1:6060", "redirect": "loopback" }"#,
         )
         .unwrap();
-        assert_eq!(config.issuer, "https://tenant.us.auth0.com/");
+        assert_eq!(config.issuer.as_str(), "https://tenant.us.auth0.com/");
         assert_eq!(config.audience.as_deref(), Some("https://api.example.com"));
         assert_eq!(config.redirect, RedirectMode::Loopback);
     }
@@ -356,7 +360,7 @@ mod tests {
     #[test]
     fn auth0_domain_becomes_an_https_issuer() {
         let config = parse(r#"{ "domain": "tenant.eu.auth0.com", "clientId": "abc", "apiUrl": "https://api.example.com" }"#).unwrap();
-        assert_eq!(config.issuer, "https://tenant.eu.auth0.com/");
+        assert_eq!(config.issuer.as_str(), "https://tenant.eu.auth0.com/");
         assert_eq!(
             config.scopes,
             ["openid", "profile", "email", "offline_access"]

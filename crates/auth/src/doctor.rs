@@ -160,7 +160,7 @@ async fn provider_checks(config: &Config) -> Vec<Check> {
     offers(
         extra.end_session_endpoint.is_some()
             || crate::quirks::Flavor::of(config, Some(&provider))
-                .fallback_logout(&config.issuer)
+                .fallback_logout(config.issuer.url())
                 .is_some(),
         "an end-session endpoint",
         "\"Sign out there too\" is not available",

@@ -202,7 +202,7 @@ impl Session {
                     .for_app(self.app().name());
                 let authorization =
                     authorization(&provider, config, listener.redirect_uri(), &options)?;
-                let server = listener.serve(authorization.csrf.secret().clone());
+                let server = listener.serve(authorization.csrf.clone());
                 (authorization, Answer::Loopback(server))
             }
         };

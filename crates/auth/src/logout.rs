@@ -226,7 +226,7 @@ impl Session {
                 .append_pair("post_logout_redirect_uri", &listener.redirect_uri())
                 .append_pair("state", state.secret());
         }
-        let mut server = listener.serve(state.secret().clone());
+        let mut server = listener.serve(state.clone());
         if let Err(err) = self.inner.browser.open(&url) {
             tracing::warn!("could not open the browser to sign out at the provider: {err}");
         }
@@ -295,7 +295,7 @@ pub(crate) fn end_session_url(
 ) -> Option<Url> {
     let mut url = match endpoint {
         Some(endpoint) => endpoint.clone(),
-        None => flavor.fallback_logout(&config.issuer)?,
+        None => flavor.fallback_logout(config.issuer.url())?,
     };
     {
         let mut query = url.query_pairs_mut();
@@ -313,7 +313,7 @@ mod tests {
 
     fn config(issuer: &str) -> Config {
         Config {
-            issuer: issuer.to_owned(),
+            issuer: openidconnect::IssuerUrl::new(issuer.to_owned()).unwrap(),
             ..Config::dev_stack()
         }
     }

@@ -8,6 +8,7 @@
 //! (Over 400 lines with its tests: the listener, the waiting deep link and the result pages are
 //! one piece; the tests that pin every refusal live beside them.)
 
+use openidconnect::CsrfToken;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -124,8 +125,9 @@ impl LoopbackListener {
         self
     }
 
-    /// Starts serving; only a callback carrying `expected_state` is handed to the flow.
-    pub fn serve(self, expected_state: String) -> CallbackServer {
+    /// Starts serving; only a callback carrying `expected_state` is handed to the flow (it
+    /// is compared in constant time, and its `Debug` never shows it).
+    pub fn serve(self, expected_state: CsrfToken) -> CallbackServer {
         let (callback_tx, callback_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             app: self.app_name.clone(),
@@ -250,7 +252,7 @@ impl Drop for CallbackServer {
 struct Shared {
     /// The app's name, as the pages show it.
     app: Arc<str>,
-    expected_state: String,
+    expected_state: CsrfToken,
     callback_tx: Mutex<Option<oneshot::Sender<Callback>>>,
     outcome: Mutex<Option<PageOutcome>>,
     page_served: Notify,
@@ -271,7 +273,7 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
             );
         }
     };
-    if !state_matches(&params, &shared.expected_state) {
+    if !state_matches(&params, shared.expected_state.secret()) {
         let app = &shared.app;
         return page(
             app,
@@ -484,7 +486,7 @@ mod tests {
             format!("http://[::1]:{}/callback", addr.port())
         );
         let base = format!("http://{addr}");
-        let mut server = listener.serve("s".into());
+        let mut server = listener.serve(CsrfToken::new("s".into()));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -530,7 +532,7 @@ mod tests {
     async fn wrong_state_and_path_get_400_and_the_right_callback_still_arrives() {
         let listener = LoopbackListener::bind().await.unwrap();
         let base = format!("http://{}", listener.local_addr());
-        let mut server = listener.serve("expected-state".into());
+        let mut server = listener.serve(CsrfToken::new("expected-state".into()));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

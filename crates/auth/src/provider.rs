@@ -10,7 +10,7 @@ use openidconnect::core::{
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    AdditionalProviderMetadata, ClientId, EndpointMaybeSet, EndpointNotSet, EndpointSet,
     JsonWebKeySet,
 };
 use serde::{Deserialize, Serialize};
@@ -172,10 +172,10 @@ impl Provider {
     /// document leaves out), checks it, and builds the OpenID client.
     pub async fn discover(config: &Config, http: &ProviderHttp) -> Result<Self, DiscoveryError> {
         let fetch_err = |detail: String| DiscoveryError::Fetch {
-            issuer: config.issuer.clone(),
+            issuer: config.issuer.to_string(),
             detail,
         };
-        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| fetch_err(e.to_string()))?;
+        let issuer = config.issuer.clone();
         // openidconnect checks that the document's issuer equals ours exactly.
         let metadata = ProviderMetadata::discover_async(issuer, http)
             .await
@@ -185,7 +185,7 @@ impl Provider {
                     fetch_err(detail)
                 } else {
                     DiscoveryError::Unusable {
-                        issuer: config.issuer.clone(),
+                        issuer: config.issuer.to_string(),
                         detail,
                     }
                 }
@@ -208,7 +208,7 @@ impl Provider {
         config: &Config,
         http: &ProviderHttp,
     ) -> Result<(), DiscoveryError> {
-        for url in rfc8414_locations(&config.issuer) {
+        for url in rfc8414_locations(config.issuer.url()) {
             let metadata = match http.get_json::<AuthorizationServerMetadata>(&url).await {
                 Ok(metadata) => metadata,
                 Err(err) => {
@@ -216,7 +216,7 @@ impl Provider {
                     continue;
                 }
             };
-            if metadata.issuer != config.issuer {
+            if metadata.issuer != *config.issuer {
                 tracing::debug!(
                     "the RFC 8414 metadata at {url} is for another issuer ({:?}); not used",
                     metadata.issuer
@@ -268,7 +268,7 @@ impl Provider {
         metadata: ProviderMetadata,
     ) -> Result<Self, DiscoveryError> {
         let fetch_err = |detail: String| DiscoveryError::Unusable {
-            issuer: config.issuer.clone(),
+            issuer: config.issuer.to_string(),
             detail,
         };
         let extra = metadata.additional_metadata();
@@ -278,7 +278,7 @@ impl Provider {
             .any(|m| m == "S256")
         {
             return Err(DiscoveryError::NoPkceS256 {
-                issuer: config.issuer.clone(),
+                issuer: config.issuer.to_string(),
             });
         }
         let endpoints = [
@@ -394,11 +394,8 @@ impl Provider {
 /// Where RFC 8414 metadata for `issuer` may be: the well-known path inserted before the
 /// issuer's path (§3.1), then appended to it as OpenID discovery does (where Django OAuth
 /// Toolkit mounted under a prefix serves it). One location for an issuer without a path.
-fn rfc8414_locations(issuer: &str) -> Vec<String> {
+fn rfc8414_locations(url: &Url) -> Vec<String> {
     const WELL_KNOWN: &str = "/.well-known/oauth-authorization-server";
-    let Ok(url) = Url::parse(issuer) else {
-        return Vec::new();
-    };
     let path = url.path().trim_end_matches('/');
     let origin = url.origin().ascii_serialization();
     let mut locations = vec![format!("{origin}{WELL_KNOWN}{path}")];
@@ -428,18 +425,18 @@ mod tests {
     #[test]
     fn rfc8414_is_looked_for_where_the_rfc_puts_it_then_beside_openid_discovery() {
         assert_eq!(
-            rfc8414_locations("https://idp.example.com/"),
+            rfc8414_locations(&Url::parse("https://idp.example.com/").unwrap()),
             ["https://idp.example.com/.well-known/oauth-authorization-server"]
         );
         assert_eq!(
-            rfc8414_locations("https://idp.example.com/o"),
+            rfc8414_locations(&Url::parse("https://idp.example.com/o").unwrap()),
             [
                 "https://idp.example.com/.well-known/oauth-authorization-server/o",
                 "https://idp.example.com/o/.well-known/oauth-authorization-server",
             ]
         );
         assert_eq!(
-            rfc8414_locations("http://127.0.0.1:8000/realms/x/"),
+            rfc8414_locations(&Url::parse("http://127.0.0.1:8000/realms/x/").unwrap()),
             [
                 "http://127.0.0.1:8000/.well-known/oauth-authorization-server/realms/x",
                 "http://127.0.0.1:8000/realms/x/.well-known/oauth-authorization-server",

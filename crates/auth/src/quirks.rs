@@ -47,9 +47,9 @@ impl Flavor {
 
     /// Where to end the provider's browser session when discovery names no
     /// `end_session_endpoint`.
-    pub(crate) fn fallback_logout(self, issuer: &str) -> Option<Url> {
+    pub(crate) fn fallback_logout(self, issuer: &Url) -> Option<Url> {
         match self {
-            Self::Auth0 => Url::parse(issuer).ok()?.join("v2/logout").ok(),
+            Self::Auth0 => issuer.join("v2/logout").ok(),
             Self::Standard => None,
         }
     }
@@ -117,12 +117,15 @@ mod tests {
         assert!(standard.needs_consent_for_offline_access());
         assert_eq!(
             auth0
-                .fallback_logout("https://login.acme.example/")
+                .fallback_logout(&Url::parse("https://login.acme.example/").unwrap())
                 .unwrap()
                 .as_str(),
             "https://login.acme.example/v2/logout"
         );
-        assert_eq!(standard.fallback_logout("https://idp.example.com/"), None);
+        assert_eq!(
+            standard.fallback_logout(&Url::parse("https://idp.example.com/").unwrap()),
+            None
+        );
         assert_eq!(
             auth0.signup_parameter(&["create".into()]),
             ("screen_hint", "signup")

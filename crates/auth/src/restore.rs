@@ -121,8 +121,7 @@ impl Session {
     /// whether it could not be reached or answered with a failure of its own.
     fn unreachable(&self, err: &SessionError) -> String {
         let issuer = &self.inner.config.issuer;
-        let host = url::Url::parse(issuer)
-            .ok()
+        let host = Some(issuer.url())
             .and_then(|u| {
                 let host = u.host_str()?.to_owned();
                 Some(match u.port() {
@@ -130,7 +129,7 @@ impl Session {
                     None => host,
                 })
             })
-            .unwrap_or_else(|| issuer.clone());
+            .unwrap_or_else(|| issuer.to_string());
         match err {
             SessionError::ProviderUnavailable(_) => {
                 format!("Your sign-in provider ({host}) is having problems")

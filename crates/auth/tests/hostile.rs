@@ -329,7 +329,7 @@ async fn any_lifetime_a_provider_gives_signs_in_without_a_crash() {
 async fn the_loopback_listener_refuses_what_no_browser_sends_and_still_takes_the_answer() {
     let listener = LoopbackListener::bind().await.unwrap();
     let base = format!("http://{}", listener.local_addr());
-    let mut server = listener.serve("the-state".into());
+    let mut server = listener.serve(openidconnect::CsrfToken::new("the-state".into()));
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

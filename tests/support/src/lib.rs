@@ -42,7 +42,7 @@ impl DevStack {
             .with_management(latchkey_api::ManagementConfig {
                 issuer: idp.issuer().to_owned(),
                 client_id: management.client_id,
-                client_secret: management.client_secret,
+                client_secret: oauth2::ClientSecret::new(management.client_secret),
                 audience: None,
             });
         tokio::spawn(async move { axum::serve(listener, latchkey_api::app(state)).await });
