@@ -24,7 +24,7 @@ pub enum AnswerRefused {
 
 /// The parameters of `query` (form-urlencoded, any bytes), refusing oversize answers and
 /// repeated parameters, which would leave it open which `state` or `code` counts.
-pub fn parse_answer(query: &str) -> Result<HashMap<String, String>, AnswerRefused> {
+pub(crate) fn parse_answer(query: &str) -> Result<HashMap<String, String>, AnswerRefused> {
     if query.len() > MAX_ANSWER_LEN {
         return Err(AnswerRefused::TooLong(query.len()));
     }
@@ -43,7 +43,7 @@ pub fn parse_answer(query: &str) -> Result<HashMap<String, String>, AnswerRefuse
 }
 
 /// Whether `params` carry the `state` of the sign-in in progress.
-pub fn state_matches(params: &HashMap<String, String>, expected: &str) -> bool {
+pub(crate) fn state_matches(params: &HashMap<String, String>, expected: &str) -> bool {
     params
         .get("state")
         .is_some_and(|state| same_secret(state, expected))

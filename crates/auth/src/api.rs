@@ -55,7 +55,7 @@ pub struct ApiClient {
 }
 
 /// Whether `url` is under `base`: same scheme, host and port, and a path inside base's path.
-pub fn is_allowed(base: &Url, url: &Url) -> bool {
+pub(crate) fn is_allowed(base: &Url, url: &Url) -> bool {
     if url.scheme() != base.scheme()
         || url.host_str() != base.host_str()
         || url.port_or_known_default() != base.port_or_known_default()

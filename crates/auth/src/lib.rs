@@ -84,8 +84,8 @@ mod store;
 mod tokens;
 mod vault;
 
-pub use answer::{AnswerRefused, MAX_ANSWER_LEN, parse_answer, state_matches};
-pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER, is_allowed};
+pub use answer::{AnswerRefused, MAX_ANSWER_LEN};
+pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER};
 pub use app::AppIdentity;
 pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, SystemBrowser};
 pub use config::{

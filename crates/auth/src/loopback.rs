@@ -129,7 +129,7 @@ impl LoopbackListener {
     /// is compared in constant time, and its `Debug` never shows it).
     pub fn serve(self, expected_state: CsrfToken) -> CallbackServer {
         let (callback_tx, callback_rx) = oneshot::channel();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(PendingCallback {
             app: self.app_name.clone(),
             expected_state,
             callback_tx: Mutex::new(Some(callback_tx)),
@@ -249,7 +249,9 @@ impl Drop for CallbackServer {
     }
 }
 
-struct Shared {
+/// The callback a serving listener waits for: the state it must carry, where to hand it, and
+/// the result page once the flow has answered.
+struct PendingCallback {
     /// The app's name, as the pages show it.
     app: Arc<str>,
     expected_state: CsrfToken,
@@ -258,7 +260,10 @@ struct Shared {
     page_served: Notify,
 }
 
-async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+async fn callback(
+    State(shared): State<Arc<PendingCallback>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = match parse_answer(query.as_deref().unwrap_or_default()) {
         Ok(params) => params,
         Err(why) => {
@@ -320,7 +325,7 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
     Redirect::to("/done").into_response()
 }
 
-async fn done(State(shared): State<Arc<Shared>>) -> Response {
+async fn done(State(shared): State<Arc<PendingCallback>>) -> Response {
     let outcome = crate::lock_unpoisoned(&shared.outcome).clone();
     let app = &shared.app;
     let response = match outcome {
@@ -355,7 +360,7 @@ async fn done(State(shared): State<Arc<Shared>>) -> Response {
 /// Refuses requests no browser sends to a callback: an oversize target, too many or too
 /// large headers. The listener goes on serving, so the real callback still arrives.
 async fn within_limits(
-    State(shared): State<Arc<Shared>>,
+    State(shared): State<Arc<PendingCallback>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -392,7 +397,7 @@ async fn within_limits(
     next.run(request).await
 }
 
-async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+async fn not_found(State(shared): State<Arc<PendingCallback>>) -> Response {
     let app = &shared.app;
     page(
         app,

@@ -58,7 +58,9 @@ pub(crate) enum Interrupt {
     Replaced,
 }
 
-pub(crate) struct Inner {
+/// Everything a session holds, shared by its clones: the configuration and identity, the
+/// provider and vault handles, the one sign-in state, and the bookkeeping around them.
+pub(crate) struct SessionParts {
     pub(crate) config: Config,
     pub(crate) app: AppIdentity,
     pub(crate) http: ProviderHttp,
@@ -120,7 +122,7 @@ impl SessionBuilder {
         let store =
             store.unwrap_or_else(|| SessionStore::for_app(&app, &config.issuer, &config.client_id));
         Session {
-            inner: Arc::new(Inner {
+            inner: Arc::new(SessionParts {
                 http: ProviderHttp::new(app.user_agent(), latchkey_http::MAX_PROVIDER_ANSWER),
                 config,
                 app,
@@ -144,7 +146,7 @@ impl SessionBuilder {
 /// The session. Cheap to clone; all clones share one state.
 #[derive(Clone)]
 pub struct Session {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) inner: Arc<SessionParts>,
 }
 
 impl std::fmt::Debug for Session {
