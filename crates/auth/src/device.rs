@@ -97,10 +97,10 @@ impl Session {
 #[non_exhaustive]
 pub enum DeviceAnswerProblem {
     /// `interval` is 0 or longer than [`MAX_DEVICE_INTERVAL`].
-    #[error("asks to poll every {} s; Latchkey accepts 1 to {} s", .0.as_secs(), MAX_DEVICE_INTERVAL.as_secs())]
+    #[error("asks to poll every {} s; 1 to {} s is accepted", .0.as_secs(), MAX_DEVICE_INTERVAL.as_secs())]
     Interval(Duration),
     /// `expires_in` is 0 or longer than [`MAX_DEVICE_LIFETIME`].
-    #[error("gives the code a lifetime of {} s; Latchkey accepts 1 s to 1 hour", .0.as_secs())]
+    #[error("gives the code a lifetime of {} s; 1 s to 1 hour is accepted", .0.as_secs())]
     Lifetime(Duration),
     /// `user_code` is empty or longer than 64 characters.
     #[error("has no usable user_code")]

@@ -286,7 +286,7 @@ async fn vault_check() -> Check {
                 "the credential vault ({}) gave back something else",
                 backend()
             ),
-            "the vault is not keeping entries; sessions last only until Latchkey closes",
+            "the vault is not keeping entries; sessions last only until the app closes",
         ),
         Err(err) => Check::fail(
             format!("the credential vault ({}): {err}", backend()),
@@ -363,7 +363,7 @@ async fn session_check(config: &Config) -> Check {
                         .as_ref()
                         .and_then(|p| p.name.clone().or_else(|| p.email.clone()))
                         .or_else(|| session.binding.as_ref().map(|b| b.sub.clone()))
-                        .unwrap_or_else(|| "someone (an entry from an older Latchkey)".into());
+                        .unwrap_or_else(|| "someone (an entry from an older version)".into());
                     Check::ok(format!("a session is stored for {whom}{pending}"))
                 }
             }

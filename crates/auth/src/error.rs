@@ -15,7 +15,9 @@ pub enum SessionError {
     #[error("you are not signed in")]
     SignedOut,
     /// Another Latchkey process (the app, the CLI) signed out of this session.
-    #[error("you signed out in another Latchkey window or in latchkey-cli; sign in again here")]
+    #[error(
+        "you signed out in another window of this app or in its command-line tool; sign in again here"
+    )]
     SignedOutElsewhere,
     /// The provider ended the session (`invalid_grant`: revoked, expired, or its refresh token
     /// reused elsewhere); the stored token was deleted.

@@ -24,7 +24,7 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 pub enum LockError {
     /// Another process held the lock for longer than the timeout.
     #[error(
-        "another Latchkey process has been renewing the session for over {} s; try again",
+        "another process of this app has been renewing the session for over {} s; try again",
         .0.as_secs()
     )]
     TimedOut(Duration),
@@ -194,7 +194,7 @@ mod tests {
             .unwrap_err();
         assert!(
             err.to_string()
-                .contains("another Latchkey process has been renewing the session"),
+                .contains("another process of this app has been renewing the session"),
             "{err}"
         );
     }

@@ -96,7 +96,9 @@ pub enum DiscoveryError {
         detail: String,
     },
     /// RFC 7636: Latchkey uses PKCE S256 only.
-    #[error("the provider at {issuer} does not support PKCE with S256, which Latchkey requires")]
+    #[error(
+        "the provider at {issuer} does not support PKCE with S256, which a native app needs (RFC 8252 §8.1)"
+    )]
     NoPkceS256 {
         /// The configured issuer.
         issuer: String,

@@ -13,7 +13,7 @@ use crate::session::Session;
 #[non_exhaustive]
 pub enum RedirectRejected {
     /// The URL is not this app's redirect URI (another scheme or path).
-    #[error("the link is not a sign-in answer for Latchkey")]
+    #[error("the link is not a sign-in answer for this app")]
     NotARedirect,
     /// No sign-in is waiting (it ended, or this process did not start it).
     #[error("a sign-in answer arrived but no sign-in is waiting for one; start the sign-in again")]

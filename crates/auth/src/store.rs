@@ -176,7 +176,7 @@ impl StoredEntry {
         })?;
         if wire.v > FORMAT {
             return Err(VaultError::Failed(VaultProblem::found(format!(
-                "the stored session was written by a newer Latchkey (format {}); update Latchkey",
+                "the stored session was written by a newer version (format {}); update the app",
                 wire.v
             ))));
         }
@@ -336,7 +336,7 @@ mod tests {
         let err = StoredEntry::from_text(r#"{"v":9,"session":null}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("newer Latchkey"), "{err}");
+        assert!(err.contains("newer version"), "{err}");
         let text = StoredEntry {
             session: Some(session("very-secret")),
             to_revoke: vec![RefreshToken::new("also-secret".into())],

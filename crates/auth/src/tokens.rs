@@ -33,7 +33,7 @@ pub enum TokenAnswerError {
     EmptyAccessToken,
     /// The answer's `access_token` is larger than [`MAX_ACCESS_TOKEN_LEN`].
     #[error(
-        "the token answer's access token is {len} bytes, more than the {MAX_ACCESS_TOKEN_LEN} Latchkey accepts"
+        "the token answer's access token is {len} bytes, more than the {MAX_ACCESS_TOKEN_LEN} accepted"
     )]
     AccessTokenTooLarge {
         /// Its length in bytes.

@@ -35,9 +35,7 @@ const READ_ATTEMPTS: usize = 4;
 #[non_exhaustive]
 pub enum VaultError {
     /// No vault service answered (no D-Bus session, no Secret Service, …).
-    #[error(
-        "no credential vault is available ({0}); you stay signed in only until Latchkey closes"
-    )]
+    #[error("no credential vault is available ({0}); you stay signed in only until the app closes")]
     Unavailable(VaultProblem),
     /// The vault exists but is locked or refused access.
     #[error("the credential vault is locked or refused access ({0}); unlock it to stay signed in")]

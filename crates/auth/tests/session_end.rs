@@ -67,7 +67,8 @@ async fn a_session_signed_out_in_another_process_says_so_in_this_one() {
     let message = err.to_string();
     assert!(err.ended_the_session());
     assert!(
-        message.contains("you signed out in another Latchkey window or in latchkey-cli"),
+        message
+            .contains("you signed out in another window of this app or in its command-line tool"),
         "{message}"
     );
     assert!(!desktop.is_signed_in());

@@ -18,7 +18,7 @@ const BAD_ANSWERS: [(Tamper, &str); 5] = [
     ),
     (
         Tamper::HugeAccessToken,
-        "the token answer's access token is 102400 bytes, more than the 65536 Latchkey accepts",
+        "the token answer's access token is 102400 bytes, more than the 65536 accepted",
     ),
     (
         Tamper::TokenType("mac"),
