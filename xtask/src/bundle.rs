@@ -15,6 +15,7 @@ pub(crate) fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
     ensure_packages(&packages)?;
     let root = workspace_root();
     ensure_npm_tools()?;
+    stage_cli(debug)?;
     let mut build = Command::new(root.join("node_modules/.bin/tauri"));
     build
         .args(["build", "--bundles", "deb", "rpm", "--ci"])
@@ -55,6 +56,29 @@ pub(crate) fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
     json.push_str(&format!("  \"profile\": \"{profile}\"\n}}\n"));
     let _ = std::fs::write(target_dir().join(format!("sizes-{profile}.json")), &json);
     Ok((deb, rpm))
+}
+
+/// Where `tauri.conf.json` takes `latchkey-cli` from for the .deb and .rpm (`/usr/bin`).
+pub(crate) const STAGED_CLI: &str = "gen/bin/latchkey-cli";
+
+/// Builds `latchkey-cli` in the bundle's profile and puts it where the bundler takes it, so the
+/// packages carry the CLI (for `latchkey-cli login --device` on a machine reached over SSH).
+fn stage_cli(debug: bool) -> Result {
+    let mut build = crate::util::cargo();
+    build.args(["build", "--quiet", "-p", "latchkey-cli"]);
+    if !debug {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let profile = if debug { "debug" } else { "release" };
+    let built = target_dir().join(profile).join("latchkey-cli");
+    let staged = workspace_root().join(STAGED_CLI);
+    if let Some(dir) = staged.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::copy(&built, &staged)
+        .map(|_| ())
+        .map_err(|e| format!("cannot stage {} for the packages: {e}", built.display()))
 }
 
 /// Copies the sizes of a release bundle into `bench/sizes.json`, where they are kept.

@@ -33,6 +33,7 @@ mod dev_stack;
 mod fuzz;
 mod install;
 mod interop;
+mod macos;
 mod package_check;
 mod postgres;
 mod stage;

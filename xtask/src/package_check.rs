@@ -45,9 +45,15 @@ pub(crate) fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &
         .args(["-a", "-s", "-screen 0 1280x800x24", "sh", "-c", &script])
         .env("XDG_CONFIG_HOME", &fresh_config)
         .env_remove("LATCHKEY_CONFIG"));
+    // The CLI comes with it, for signing in over SSH where there is no window.
+    let cli = installed_cli(&fresh_config);
     let removed = run(Command::new("dpkg").args(["-r", "latchkey"]));
     started?;
+    cli?;
     removed?;
+    if Path::new("/usr/bin/latchkey-cli").exists() {
+        return Err("removing the .deb left /usr/bin/latchkey-cli behind".into());
+    }
     let info = Command::new("rpm")
         .arg("-qip")
         .arg(rpm)
@@ -63,9 +69,50 @@ pub(crate) fn check_installed_package((deb, rpm): &(PathBuf, PathBuf), target: &
             return Err(format!("rpm -qip lacks {expected:?}:\n{info}"));
         }
     }
+    let files = Command::new("rpm")
+        .arg("-qlp")
+        .arg(rpm)
+        .output()
+        .map_err(|e| format!("rpm: {e}"))?;
+    let files = String::from_utf8_lossy(&files.stdout);
+    for expected in ["/usr/bin/latchkey", "/usr/bin/latchkey-cli"] {
+        if !files.lines().any(|l| l == expected) {
+            return Err(format!("the .rpm does not install {expected}:\n{files}"));
+        }
+    }
     println!(
-        "installed package: desktop entry takes sign-in links, first window shown ({}); rpm metadata checked",
+        "installed package: desktop entry takes sign-in links, first window shown ({}), latchkey-cli runs; rpm metadata and files checked",
         shot.display()
     );
+    Ok(())
+}
+
+/// The installed `latchkey-cli`: it says its version, and with no configuration its doctor
+/// names what is missing (exit 1) instead of failing to start.
+fn installed_cli(config_home: &Path) -> Result {
+    let version = Command::new("/usr/bin/latchkey-cli")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("the .deb installed no runnable latchkey-cli: {e}"))?;
+    let printed = String::from_utf8_lossy(&version.stdout);
+    let wanted = concat!("latchkey-cli ", env!("CARGO_PKG_VERSION"));
+    if !version.status.success() || printed.trim() != wanted {
+        return Err(format!(
+            "latchkey-cli --version printed {printed:?}, not {wanted:?}"
+        ));
+    }
+    let doctor = Command::new("/usr/bin/latchkey-cli")
+        .arg("doctor")
+        .env("XDG_CONFIG_HOME", config_home)
+        .env_remove("LATCHKEY_CONFIG")
+        .output()
+        .map_err(|e| format!("latchkey-cli doctor: {e}"))?;
+    let said = String::from_utf8_lossy(&doctor.stdout);
+    if doctor.status.code() != Some(1) || !said.contains("FAIL configuration") {
+        return Err(format!(
+            "the installed latchkey-cli doctor, with no configuration, said ({}):\n{said}",
+            doctor.status
+        ));
+    }
     Ok(())
 }

@@ -45,6 +45,7 @@ pub(crate) fn test() -> Result {
         "warnings",
     ]))?;
     check_library()?;
+    crate::macos::macos()?;
     // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
     let windows_cli = windows()?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
