@@ -3,12 +3,14 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use latchkey_auth::{
-    ApiClient, Config, ConfigError, DEV_STACK_JSON, Profile, Session, SessionError, advice,
-};
+use latchkey_auth::{ApiClient, Config, ConfigError, Profile, Session, SessionError, advice};
 use latchkey_ipc::{ProfileView, ProviderSession, SESSION_CHANGED, SessionView, StartupMark};
 use tauri::{AppHandle, Emitter, Manager};
 use url::Url;
+
+/// `auth_config.json` for Latchkey's local dev stack (`cargo xtask dev-stack`): dev-idp on
+/// 127.0.0.1:6080, the sample API on 127.0.0.1:6060. The setup page shows it.
+const DEV_STACK_JSON: &str = include_str!("../../dev-stack.json");
 
 /// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: each value behind
 /// the shell's locks is whole after every assignment.

@@ -128,9 +128,9 @@ pub(crate) fn dev_stack() -> Result {
     status.map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// The `auth_config.json` for the dev stack (the same file the sign-in engine embeds).
+/// The `auth_config.json` for the dev stack (the same file the window's setup page shows).
 pub(crate) fn dev_stack_config() -> PathBuf {
-    workspace_root().join("crates/auth/dev-stack.json")
+    workspace_root().join("dev-stack.json")
 }
 
 /// Builds and starts the dev IdP and the sample API on their default loopback ports.

@@ -119,19 +119,9 @@ struct RawConfig {
     device_authorization_endpoint: Option<String>,
 }
 
-/// `auth_config.json` for the local dev stack (`cargo xtask dev-stack`): dev-idp on
-/// 127.0.0.1:6080, the sample API on 127.0.0.1:6060.
-pub const DEV_STACK_JSON: &str = include_str!("../dev-stack.json");
-
 const DEFAULT_SCOPES: &str = "openid profile email offline_access";
 
 impl Config {
-    /// The local development stack: dev-idp on 127.0.0.1:6080, the sample API on :6060.
-    pub fn dev_stack() -> Self {
-        Self::parse(DEV_STACK_JSON, "the dev stack settings")
-            .expect("the dev stack settings are valid")
-    }
-
     /// Whether the issuer is an Auth0 tenant, which has its own ways (`audience`, `/v2/logout`).
     pub fn is_auth0(&self) -> bool {
         self.issuer

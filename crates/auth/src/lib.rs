@@ -88,9 +88,7 @@ pub use answer::{AnswerRefused, MAX_ANSWER_LEN};
 pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER};
 pub use app::AppIdentity;
 pub use browser::{BROWSER_ENV, BrowserCommand, BrowserLauncher, NoBrowser, SystemBrowser};
-pub use config::{
-    CONFIG_ENV, CONFIG_FILE, Config, ConfigError, ConfiguredEndpoints, DEV_STACK_JSON, RedirectMode,
-};
+pub use config::{CONFIG_ENV, CONFIG_FILE, Config, ConfigError, ConfiguredEndpoints, RedirectMode};
 pub use device::{DeviceAnswerProblem, DeviceCode, MAX_DEVICE_INTERVAL, MAX_DEVICE_LIFETIME};
 pub use error::{ProviderError, SessionError, SignInRequired};
 pub use idtoken::IdTokenProblem;

@@ -314,7 +314,11 @@ mod tests {
     fn config(issuer: &str) -> Config {
         Config {
             issuer: openidconnect::IssuerUrl::new(issuer.to_owned()).unwrap(),
-            ..Config::dev_stack()
+            ..Config::parse(
+                r#"{ "issuer": "http://127.0.0.1:6080/", "clientId": "latchkey-desktop", "apiUrl": "http://127.0.0.1:6060" }"#,
+                "test",
+            )
+            .unwrap()
         }
     }
 
