@@ -104,11 +104,43 @@ fn check_library() -> Result {
         .env("RUSTDOCFLAGS", "-D warnings")
         .args(["doc", "--no-deps", "--quiet"])
         .args(crates.clone()))?;
+    forget_unpacked_library_crates();
     // --allow-dirty: the run itself writes generated files; this checks packaging, it does not
     // publish.
     run(cargo()
         .args(["package", "--allow-dirty", "--quiet"])
         .args(crates))
+}
+
+/// cargo verifies each package against the others from a local registry, unpacked into
+/// `$CARGO_HOME/registry/src/-<hash>/NAME-VERSION`, and reuses an earlier run's unpacked copy of
+/// the same version: latchkey-auth would be verified against last run's latchkey-http. Those
+/// copies are removed first (only the local registries', whose folder names start with `-`).
+fn forget_unpacked_library_crates() {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| home().join(".cargo"));
+    let Ok(registries) = std::fs::read_dir(cargo_home.join("registry/src")) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            if LIBRARY_CRATES
+                .iter()
+                .any(|krate| name.starts_with(&format!("{krate}-")))
+            {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
 }
 
 /// Runs `cmd`, echoing its standard output and adding up cargo's `test result:` lines.
