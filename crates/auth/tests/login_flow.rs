@@ -329,21 +329,28 @@ async fn a_userinfo_answer_about_another_user_is_discarded() {
 }
 
 #[tokio::test]
-async fn another_account_asks_the_provider_for_its_login_screen() {
-    let stack = stack().await;
-    let session = stack.session_without_browser();
-    let options = LoginOptions {
-        force_login: true,
-        ..LoginOptions::default()
-    };
-    let (login, url) = start_login(&session, options).await;
-    let prompt = query(&url, "prompt");
-    assert!(
-        prompt.split(' ').any(|p| p == "login"),
-        "the dev IdP lists no account chooser, so prompt=login: {prompt}"
-    );
-    session.cancel_login();
-    assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
+async fn another_account_asks_for_the_account_chooser_or_else_the_login_screen() {
+    for (chooser, wanted) in [(true, "select_account"), (false, "login")] {
+        let stack = stack_with(latchkey_dev_idp::Settings {
+            account_chooser: chooser,
+            ..Default::default()
+        })
+        .await;
+        let session = stack.session_without_browser();
+        let options = LoginOptions {
+            force_login: true,
+            ..LoginOptions::default()
+        };
+        let (login, url) = start_login(&session, options).await;
+        let prompt = query(&url, "prompt");
+        let values: Vec<&str> = prompt.split(' ').collect();
+        assert!(
+            values.contains(&wanted) && values.contains(&"select_account") == chooser,
+            "prompt_values_supported with select_account: {chooser}; sent prompt={prompt}"
+        );
+        session.cancel_login();
+        assert!(matches!(login.await.unwrap(), Err(LoginError::Cancelled)));
+    }
 }
 
 /// Auth0, Okta and dex compare the redirect URI exactly, port included: an ephemeral port

@@ -133,12 +133,17 @@ pub(crate) struct AuthorizeParams {
     audience: Option<String>,
     screen_hint: Option<String>,
     login_hint: Option<String>,
+    prompt: Option<String>,
 }
 
 pub(crate) async fn authorize(
     State(p): State<Arc<Provider>>,
     Query(q): Query<AuthorizeParams>,
 ) -> Response {
+    p.prompts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(q.prompt.clone());
     // Until the client and its redirect are known good, errors are shown here, never redirected.
     let Some(client) = q.client_id.as_deref().and_then(|id| p.client(id)) else {
         return pages::error_page(StatusCode::BAD_REQUEST, "Unknown client_id.");

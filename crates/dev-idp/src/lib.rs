@@ -96,6 +96,9 @@ pub struct Settings {
     /// django-oauth-toolkit does (RFC 8628 §6.1 lets a server ignore the punctuation it added;
     /// this one adds none and ignores nothing).
     pub device_codes_exact: bool,
+    /// List `select_account` in `prompt_values_supported` (the sign-in page is the chooser);
+    /// off, discovery lists only `login` and `consent`, as providers without a chooser do.
+    pub account_chooser: bool,
     /// The confidential client that may use the management API (client credentials).
     pub management: Option<ManagementClient>,
     /// The SQLite file that keeps users and signing keys across restarts (created when
@@ -140,6 +143,7 @@ impl Default for Settings {
             device_code_ttl: Duration::from_secs(600),
             device_interval: Duration::from_secs(5),
             device_codes_exact: false,
+            account_chooser: true,
             management: None,
             data: None,
         }
@@ -251,6 +255,8 @@ pub(crate) struct Provider {
     user_queries: Mutex<Vec<String>>,
     /// Every RP-initiated logout, in order.
     ended_sessions: Mutex<Vec<EndedSession>>,
+    /// The `prompt` of every authorization request, in order (`None` when it had none).
+    prompts: Mutex<Vec<Option<String>>>,
 }
 
 /// An RP-initiated logout the dev IdP answered.
@@ -401,6 +407,7 @@ impl DevIdp {
             stalled: tokio::sync::Notify::new(),
             user_queries: Mutex::new(Vec::new()),
             ended_sessions: Mutex::new(Vec::new()),
+            prompts: Mutex::new(Vec::new()),
         });
         let mut idp = Self {
             provider,
@@ -505,6 +512,15 @@ impl DevIdp {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(tamper);
+    }
+
+    /// The `prompt` parameter of each authorization request, oldest first.
+    pub fn prompts(&self) -> Vec<Option<String>> {
+        self.provider
+            .prompts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The RP-initiated logouts answered, oldest first.
@@ -651,6 +667,11 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "name", "nickname", "picture", "email", "email_verified"],
         "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": if p.settings.account_chooser {
+            json!(["login", "consent", "select_account"])
+        } else {
+            json!(["login", "consent"])
+        },
     }))
 }
 

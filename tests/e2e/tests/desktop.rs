@@ -553,6 +553,36 @@ async fn a_stored_session_goes_from_loading_straight_to_signed_in() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn use_another_account_asks_the_provider_for_its_account_chooser() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    let app = launch(&stack, 0).await;
+    let asked_to_choose = |prompt: &Option<String>| {
+        prompt
+            .as_deref()
+            .is_some_and(|p| p.split(' ').any(|v| v == "select_account"))
+    };
+    // The dev IdP lists select_account in prompt_values_supported: "Use another account"
+    // asks for its chooser rather than a bare login screen.
+    app.click("#login-other").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    let prompts = stack.idp.prompts();
+    assert!(
+        prompts.last().is_some_and(asked_to_choose),
+        "Use another account sent {prompts:?}"
+    );
+    // A plain "Log in" does not.
+    app.click("#logout").await;
+    app.text("#login", "Log in").await;
+    app.click("#login").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    let prompts = stack.idp.prompts();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(!asked_to_choose(&prompts[1]), "Log in sent {prompts:?}");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn visiting_profile_signed_out_signs_in_and_lands_on_profile() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
