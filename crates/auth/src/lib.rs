@@ -106,7 +106,7 @@ pub use openidconnect::{AccessToken, RefreshToken};
 pub use profile::Profile;
 pub use provider::{DiscoveryError, Endpoint, EndpointSource, Provider};
 pub use redirect::{MAX_LINK_LEN, RedirectRejected, parse_link};
-pub use restore::Restored;
+pub use restore::{RECONNECT_FIRST, RECONNECT_MAX, Restored};
 pub use session::{REFRESH_MARGIN, Session, SessionBuilder};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
 pub use tokens::{MAX_ACCESS_TOKEN_LEN, TokenAnswerError};

@@ -173,7 +173,19 @@ impl App {
         expected: &str,
         probe: impl AsyncFn() -> Result<T, String>,
     ) -> T {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_until_within(css, expected, Duration::from_secs(30), probe)
+            .await
+    }
+
+    /// [`App::wait_until`] for an event the app schedules itself, up to `limit`.
+    async fn wait_until_within<T>(
+        &self,
+        css: &str,
+        expected: &str,
+        limit: Duration,
+        probe: impl AsyncFn() -> Result<T, String>,
+    ) -> T {
+        let deadline = Instant::now() + limit;
         let mut last = String::new();
         while Instant::now() < deadline {
             match probe().await {
@@ -198,7 +210,12 @@ impl App {
 
     /// Waits until `css` exists and its text contains `wanted`; returns the text.
     async fn text(&self, css: &str, wanted: &str) -> String {
-        self.wait_until(css, &format!("showed {wanted:?}"), async || {
+        self.text_within(css, wanted, Duration::from_secs(30)).await
+    }
+
+    /// [`App::text`], waiting up to `limit`.
+    async fn text_within(&self, css: &str, wanted: &str, limit: Duration) -> String {
+        self.wait_until_within(css, &format!("showed {wanted:?}"), limit, async || {
             let el = self
                 .client
                 .find(Locator::Css(css))
@@ -1114,9 +1131,13 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
         "nothing deleted while offline"
     );
 
-    // Back online: the window signs in by itself, no click.
+    // Back online: the window signs in by itself, no click, at its next attempt: at most
+    // RECONNECT_MAX after the provider answers again (the backoff may have reached it while
+    // the checks above ran), plus the attempt itself.
     stack.idp.resume().await.unwrap();
-    app.text("#nav-user", "Jemma Doe").await;
+    let next_attempt = latchkey_auth::RECONNECT_MAX + Duration::from_secs(30);
+    app.text_within("#nav-user", "Jemma Doe", next_attempt)
+        .await;
     app.gone("#offline").await;
     app.click("#nav-profile").await;
     app.text("#profile-name", "Jemma Doe").await;
