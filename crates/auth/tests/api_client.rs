@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use common::*;
-use latchkey_auth::{ApiClient, Session, SystemBrowser};
+use latchkey_auth::{ApiClient, SystemBrowser};
 use url::Url;
 
 /// Serves `router` on an ephemeral loopback port; returns its base URL.
@@ -61,7 +61,7 @@ async fn the_token_stays_inside_the_allow_list_even_across_redirects() {
     let mut config = stack.config.clone();
     config.api_url = Url::parse(&format!("{api}/api")).unwrap();
     require_scripted_browser();
-    let session = Session::with_browser(config, Arc::new(SystemBrowser));
+    let session = stack.session_with(config, Arc::new(SystemBrowser));
     session.login(as_user("jemma"), |_| {}).await.unwrap();
     let client = ApiClient::new(session);
 
@@ -111,7 +111,7 @@ async fn one_401_refreshes_and_retries_once() {
     let mut config = stack.config.clone();
     config.api_url = Url::parse(&api).unwrap();
     require_scripted_browser();
-    let session = Session::with_browser(config, Arc::new(SystemBrowser));
+    let session = stack.session_with(config, Arc::new(SystemBrowser));
     session.login(as_user("jemma"), |_| {}).await.unwrap();
     let response = ApiClient::new(session)
         .get(&format!("{api}/api/flaky"))

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_auth::{Config, LoginOptions, NoBrowser, Session, SystemBrowser};
+use latchkey_auth::{
+    AppIdentity, BrowserLauncher, Config, LoginOptions, NoBrowser, Session, SessionStore,
+    SystemBrowser,
+};
 use latchkey_dev_idp::{DevIdp, Settings};
 use tokio::sync::mpsc;
 use url::Url;
@@ -16,6 +19,17 @@ pub struct Stack {
     pub idp: DevIdp,
     pub api_url: String,
     pub config: Config,
+    /// This test's own vault service and lock directory: no other test of the run, and no
+    /// earlier test that had the same ephemeral port, shares its entry.
+    pub app: AppIdentity,
+}
+
+/// A vault namespace no other stack of this run has.
+fn test_identity(port: u16) -> AppIdentity {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    AppIdentity::latchkey()
+        .with_vault_service(format!("Latchkey test {}-{n}-{port}", std::process::id()))
 }
 
 pub async fn stack() -> Stack {
@@ -26,10 +40,12 @@ pub async fn stack_with(settings: Settings) -> Stack {
     let stack = DevStack::start_with(settings).await;
     let config =
         Config::parse(&stack.config_json().to_string(), "test config").expect("valid config");
+    let app = test_identity(stack.idp.addr().port());
     Stack {
         idp: stack.idp,
         api_url: stack.api_url,
         config,
+        app,
     }
 }
 
@@ -46,12 +62,26 @@ impl Stack {
     /// A session whose browser is the system one (the scripted browser under `cargo xtask test`).
     pub fn session(&self) -> Session {
         require_scripted_browser();
-        Session::with_browser(self.config.clone(), Arc::new(SystemBrowser))
+        self.session_with(self.config.clone(), Arc::new(SystemBrowser))
     }
 
     /// A session that opens nothing; the test plays the browser.
     pub fn session_without_browser(&self) -> Session {
-        Session::with_browser(self.config.clone(), Arc::new(NoBrowser))
+        self.session_with(self.config.clone(), Arc::new(NoBrowser))
+    }
+
+    /// A session of this test's own namespace, for `config` (this stack's, changed), opening
+    /// sign-in pages with `browser`: another process, as far as the vault can tell.
+    pub fn session_with(&self, config: Config, browser: Arc<dyn BrowserLauncher>) -> Session {
+        Session::builder(config)
+            .app(self.app.clone())
+            .browser(browser)
+            .build()
+    }
+
+    /// This test's vault entry, as another process would open it.
+    pub fn store(&self) -> SessionStore {
+        SessionStore::for_app(&self.app, self.idp.issuer(), &self.config.client_id)
     }
 
     pub fn api(&self, path: &str) -> String {

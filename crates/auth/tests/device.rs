@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use latchkey_auth::{DeviceCode, LoginError, NoBrowser, Restored, Session};
+use latchkey_auth::{DeviceCode, LoginError, Restored, Session};
 use latchkey_dev_idp::{Settings, Tamper};
 use tokio::sync::mpsc;
 
@@ -94,7 +93,7 @@ async fn a_device_sign_in_is_stored_and_restored_like_a_browser_sign_in() {
     assert!(stack.idp.counters().device_polls.load(Ordering::SeqCst) >= 2);
     assert!(session.store().refresh_token().await.unwrap().is_some());
 
-    let restarted = Session::with_browser(stack.config.clone(), Arc::new(NoBrowser));
+    let restarted = stack.session_without_browser();
     assert!(matches!(
         restarted.restore().await,
         Ok(Restored::SignedIn(_))

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use latchkey_auth::{ApiClient, NoBrowser, Restored, Session, SessionError};
+use latchkey_auth::{ApiClient, Restored, Session, SessionError};
 use latchkey_dev_idp::{Settings, Tamper};
 
 /// Access tokens that live 4 s are renewed after 2 s (half their life).
@@ -35,7 +35,7 @@ async fn wait_for_renewal() {
 
 /// Another process: its own memory, the same vault entry.
 fn another_process(stack: &Stack) -> Session {
-    Session::with_browser(stack.config.clone(), Arc::new(NoBrowser))
+    stack.session_without_browser()
 }
 
 fn reuse(stack: &Stack) -> usize {

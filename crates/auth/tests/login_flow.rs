@@ -386,10 +386,7 @@ async fn a_provider_that_matches_the_port_exactly_signs_in_on_the_configured_por
         loopback_ports: vec![port],
         ..stack.config.clone()
     };
-    let session = latchkey_auth::Session::with_browser(
-        config,
-        std::sync::Arc::new(latchkey_auth::SystemBrowser),
-    );
+    let session = stack.session_with(config, std::sync::Arc::new(latchkey_auth::SystemBrowser));
     require_scripted_browser();
     let mut announced = None;
     let profile = session
@@ -424,7 +421,7 @@ async fn with_every_loopback_port_taken_the_sign_in_fails_before_any_browser_ope
         .map(|l| l.local_addr().unwrap().port())
         .collect();
     let browser = std::sync::Arc::new(CountingBrowser::default());
-    let session = latchkey_auth::Session::with_browser(config.clone(), browser.clone());
+    let session = stack.session_with(config.clone(), browser.clone());
     let mut shown = false;
     let err = session
         .login(LoginOptions::default(), |_| shown = true)

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use latchkey_auth::{ApiClient, NoBrowser, Restored, Session, SessionError};
+use latchkey_auth::{ApiClient, Restored, SessionError};
 use latchkey_dev_idp::Settings;
 
 /// Access tokens that live 4 s are renewed after 2 s (half their life).
@@ -102,7 +102,7 @@ async fn a_provider_outage_keeps_the_stored_session() {
     );
 
     stack.idp.set_unavailable(false);
-    let issuer = stack.idp.issuer().to_owned();
+    let vault = stack.store();
     let url = stack.api("/api/messages/protected");
     stack.idp.stop().await;
     let err = api.get(&url).await.unwrap_err();
@@ -113,8 +113,6 @@ async fn a_provider_outage_keeps_the_stored_session() {
         ),
         "{err}"
     );
-    let vault =
-        latchkey_auth::SessionStore::for_client(&issuer, latchkey_dev_idp::DESKTOP_CLIENT_ID);
     assert_eq!(
         vault.refresh_token().await.unwrap().unwrap().secret(),
         stored.secret(),
@@ -166,7 +164,7 @@ async fn a_new_process_restores_the_session_from_the_vault_without_a_browser() {
     let first = stack.session();
     first.login(as_user("paul"), |_| {}).await.unwrap();
 
-    let restarted = Session::with_browser(stack.config.clone(), Arc::new(NoBrowser));
+    let restarted = stack.session_without_browser();
     match restarted.restore().await.expect("restores") {
         Restored::SignedIn(profile) => assert_eq!(profile.name.as_deref(), Some("Paul Smith")),
         other => panic!("expected a restored session, got {other:?}"),
@@ -288,7 +286,7 @@ async fn a_sign_out_confirmation_with_another_state_is_refused() {
     let end = signed_in.logout().await.end_session_url.unwrap();
 
     let browser = Arc::new(RecordingBrowser::default());
-    let session = Session::with_browser(stack.config.clone(), browser.clone());
+    let session = stack.session_with(stack.config.clone(), browser.clone());
     let waiting = {
         let (session, end) = (session.clone(), end.clone());
         tokio::spawn(async move {
