@@ -174,3 +174,28 @@ pub(crate) fn ensure_rust_target(target: &str) -> Result {
     }
     run(Command::new("rustup").args(["target", "add", target]))
 }
+
+/// A tool from PyPI, `package==version`, in a virtual environment of its own at
+/// `~/.cache/latchkey/{venv}`, made again only when `bin/{binary} {version_flag}` does not print
+/// that version. Returns the environment's `bin` folder.
+pub(crate) fn ensure_pip_tool(
+    venv: &str,
+    binary: &str,
+    version_flag: &str,
+    (package, version): (&str, &str),
+) -> Result<std::path::PathBuf> {
+    let venv = crate::util::home().join(".cache/latchkey").join(venv);
+    let bin = venv.join("bin");
+    let current = Command::new(bin.join(binary))
+        .arg(version_flag)
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
+    if !current {
+        let _ = std::fs::remove_dir_all(&venv);
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(bin.join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{package}=={version}")))?;
+    }
+    Ok(bin)
+}

