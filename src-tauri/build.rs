@@ -1,16 +1,7 @@
-//! Lists the app's own commands so the capability file can grant exactly them.
+//! Lists the app's own commands (sign-in is tauri-plugin-latchkey's) so the capability file
+//! can grant exactly them.
 
 const COMMANDS: &[&str] = &[
-    "session",
-    "login",
-    "login_another_account",
-    "signup",
-    "cancel_login",
-    "logout",
-    "retry_now",
-    "end_provider_session",
-    "call_api",
-    "reload_config",
     "todos",
     "add_todo",
     "update_todo",

@@ -2,16 +2,15 @@
 //! profile form, what the person may do, and (for admins) the provider's users. The web view names what it wants; the shell decides the URL and holds the
 //! token.
 
-use latchkey_auth::ApiError;
 use latchkey_ipc::{
     Access, Error, ProfileChange, ProfileForm, Todo, TodoChange, UsersPage, explain_status,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 
-use crate::state::{AppState, Engine, publish, signed_in, signed_out_after};
+use tauri_plugin_latchkey::LatchkeyExt;
 
 /// Calls the API at `path` and reads its JSON answer; a refusal becomes the API's own words.
 async fn api<T: DeserializeOwned>(
@@ -31,9 +30,9 @@ async fn api_with_query<T: DeserializeOwned>(
     query: &[(&str, &str)],
     body: Option<Value>,
 ) -> Result<T, Error> {
-    let state = app.state::<AppState>();
-    let Engine { session, api } = state.engine().map_err(|s| Error::new(s.to_string()))?;
-    let mut url = session.config().api_url.clone();
+    let latchkey = app.latchkey();
+    let api = latchkey.api()?;
+    let mut url = api.base().clone();
     url.path_segments_mut()
         .map_err(|()| Error::new("the configured apiUrl cannot hold a path"))?
         .pop_if_empty()
@@ -44,7 +43,7 @@ async fn api_with_query<T: DeserializeOwned>(
     let response = api
         .send(method, url.as_str(), body.as_ref())
         .await
-        .map_err(|e| session_ended_by(app, e))?;
+        .map_err(|e| latchkey.api_error(e))?;
     let text = if response.body.is_empty() {
         "null"
     } else {
@@ -62,17 +61,6 @@ async fn api_with_query<T: DeserializeOwned>(
         None => explain_status(response.status)
             .unwrap_or_else(|| format!("The API answered {}", response.status)),
     }))
-}
-
-/// An API call's failure as the window's error; when the session ended on the way (the
-/// provider refused the refresh), the window shows the signed-out view with the reason.
-pub fn session_ended_by(app: &AppHandle, err: ApiError) -> Error {
-    if let ApiError::Session(err) = &err
-        && err.ended_the_session()
-    {
-        publish(app, signed_out_after(err));
-    }
-    Error::new(err.to_string())
 }
 
 /// Todo ids come from the API as UUIDs; anything else from the web view is refused here,
@@ -131,16 +119,11 @@ pub async fn profile_form(app: AppHandle) -> Result<ProfileForm, Error> {
 pub async fn save_profile(app: AppHandle, change: ProfileChange) -> Result<ProfileForm, Error> {
     let body = serde_json::to_value(&change).map_err(|e| Error::new(e.to_string()))?;
     let saved: ProfileForm = api(&app, Method::PATCH, &["api", "profile"], Some(body)).await?;
-    let session = app.state::<AppState>().session()?;
-    let profile = session.reload_profile().await.map_err(|e| {
-        if e.ended_the_session() {
-            publish(&app, signed_out_after(&e));
-        }
+    app.latchkey().reload_profile().await.map_err(|e| {
         Error::new(format!(
             "Saved, but the new name shows after the next sign-in: {e}"
         ))
     })?;
-    publish(&app, signed_in(&profile));
     Ok(saved)
 }
 

@@ -1,13 +1,16 @@
-//! Latchkey's native shell: thin. It owns the one [`latchkey_auth::Session`], maps the web
-//! view's commands onto it, and pushes every change as a `session-changed` event. No token
-//! ever crosses into the web view.
+//! Latchkey's native shell: thin. Sign-in is `tauri-plugin-latchkey` (its first user); the
+//! shell adds its data commands (todos, profile form, users, what the person may do), its
+//! start-up marks and its window policy. No token ever crosses into the web view.
 
-mod commands;
 mod data;
 mod deep_link;
-mod state;
+mod mark;
 
-use state::AppState;
+use latchkey_auth::{AppIdentity, Config};
+
+/// `auth_config.json` for Latchkey's local dev stack (`cargo xtask dev-stack`): dev-idp on
+/// 127.0.0.1:6080, the sample API on 127.0.0.1:6060. The set-up view shows it.
+const DEV_STACK_JSON: &str = include_str!("../../dev-stack.json");
 
 /// Builds and runs the app.
 pub fn run() {
@@ -26,29 +29,25 @@ pub fn run() {
         .with(latchkey_auth::log_filter())
         .init();
     let context = tauri::generate_context!();
-    let redirect = deep_link::redirect_uri(context.config());
     let instance = deep_link::instance_id(&context.config().identifier);
     let result = tauri::Builder::default()
         // First, so a second launch ends before it opens anything.
         .plugin(
             tauri_plugin_single_instance::Builder::new()
                 .dbus_id(instance)
-                .callback(|app, argv, _cwd| deep_link::second_launch(app, argv))
+                .callback(|app, argv, _cwd| tauri_plugin_latchkey::second_launch(app, argv))
                 .build(),
         )
         .plugin(tauri_plugin_deep_link::init())
-        .manage(AppState::new(redirect))
+        .plugin(
+            tauri_plugin_latchkey::Builder::from_file(Config::path())
+                .app(AppIdentity::latchkey())
+                .deep_links()
+                .setup_example(DEV_STACK_JSON)
+                .build(),
+        )
+        .manage(mark::Marks::default())
         .invoke_handler(tauri::generate_handler![
-            commands::session,
-            commands::login,
-            commands::login_another_account,
-            commands::end_provider_session,
-            commands::signup,
-            commands::cancel_login,
-            commands::logout,
-            commands::retry_now,
-            commands::call_api,
-            commands::reload_config,
             data::todos,
             data::add_todo,
             data::update_todo,
@@ -57,18 +56,9 @@ pub fn run() {
             data::save_profile,
             data::access,
             data::users,
-            commands::mark,
+            mark::mark,
         ])
         .setup(|app| {
-            use tauri_plugin_deep_link::DeepLinkExt;
-            deep_link::register_if_unpackaged(app);
-            let handle = app.handle().clone();
-            app.deep_link().on_open_url(move |event| {
-                for link in event.urls() {
-                    deep_link::open(&handle, &link);
-                }
-            });
-            tauri::async_runtime::spawn(commands::restore(app.handle().clone()));
             composite_in_software(app);
             Ok(())
         })

@@ -7,7 +7,7 @@ mod palette;
 mod state;
 mod tauri;
 
-use latchkey_ipc::{Page, ProviderSession, SessionView, StartupMark};
+use latchkey_ipc::{Page, ProviderSession, SessionView, StartupMark, guest};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
@@ -28,8 +28,8 @@ fn App() -> View {
     let state = AppState::new();
     provide_context(state);
     spawn_local_scoped(async move {
-        tauri::listen_session(move |view| state.apply(view)).await;
-        match tauri::invoke::<SessionView>("session", ()).await {
+        guest::on_session_changed(move |view| state.apply(view)).await;
+        match guest::session().await {
             Ok(view) => state.apply(view),
             Err(message) => state.error.set(Some(message)),
         }

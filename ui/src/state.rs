@@ -1,5 +1,6 @@
 //! App state: a small `Copy` struct of signals, handed down with `provide_context`.
 
+use latchkey_ipc::guest;
 use latchkey_ipc::{Access, Page, SessionView, StartupMark};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
@@ -81,18 +82,22 @@ impl AppState {
         self.error.set(None);
         if page.needs_sign_in() && !self.signed_in() && !self.offline() {
             self.after_login.set(Some(page));
-            self.run("login");
+            self.run(guest::login);
         } else {
             self.page.set(page);
         }
     }
 
-    /// Runs a command that answers through session views; shows its error if it fails.
-    pub fn run(&self, command: &'static str) {
+    /// Runs one of the plugin's commands that answer through session views; shows its error
+    /// if it fails.
+    pub fn run<F>(&self, command: fn() -> F)
+    where
+        F: std::future::Future<Output = Result<(), String>> + 'static,
+    {
         let state = *self;
         state.error.set(None);
         spawn_local_scoped(async move {
-            if let Err(message) = invoke::<()>(command, ()).await {
+            if let Err(message) = command().await {
                 state.error.set(Some(message));
             }
         });

@@ -32,7 +32,7 @@ pub(crate) fn test() -> Result {
     ensure_interop_provider()?;
     let dot_python = ensure_dot_provider()?;
     let target = target_dir();
-    ui(true)?;
+    ui(true, true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     lint_workflows()?;
     run(cargo().args([

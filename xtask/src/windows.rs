@@ -35,7 +35,7 @@ pub(crate) fn windows() -> Result<PathBuf> {
     ensure_packages(PACKAGES)?;
     ensure_rust_target(TARGET)?;
     if !workspace_root().join("ui/dist/index.html").exists() {
-        crate::ui::ui(false)?;
+        crate::ui::ui(false, false)?;
     }
     let packages: Vec<&str> = NATIVE_CRATES.iter().flat_map(|c| ["-p", *c]).collect();
     let windows_cargo = || {

@@ -1,15 +1,44 @@
-//! The typed contract between Latchkey's UI (web view) and its native shell.
+//! The typed contract between a web view and `tauri-plugin-latchkey` (and Latchkey's own
+//! shell), and with the `guest` feature the Rust binding that calls it from a WebAssembly UI.
 //!
 //! Nothing here can hold a token: the UI sees who is signed in and what the API answered,
-//! never a credential. Commands: `session`, `login`, `login_another_account`, `signup`,
-//! `cancel_login`, `logout`, `retry_now`, `end_provider_session`, `call_api`, `reload_config`, `todos`,
-//! `add_todo`, `update_todo`, `delete_todo`, `profile_form`, `save_profile`, `access`, `users`, `mark`; the shell pushes
-//! every [`SessionView`] change as [`SESSION_CHANGED`].
+//! never a credential. The plugin's commands are listed in [`commands`]; it pushes every
+//! [`SessionView`] change as [`SESSION_CHANGED`]. Latchkey's shell adds its own data
+//! commands (`todos`, `add_todo`, `update_todo`, `delete_todo`, `profile_form`,
+//! `save_profile`, `access`, `users`, `mark`).
+
+#[cfg(feature = "guest")]
+pub mod guest;
 
 use serde::{Deserialize, Serialize};
 
 /// The event that carries each new [`SessionView`].
-pub const SESSION_CHANGED: &str = "session-changed";
+pub const SESSION_CHANGED: &str = "latchkey://session-changed";
+
+/// The plugin's commands, as the web view invokes them (`plugin:latchkey|…`).
+pub mod commands {
+    /// The session as the window should show it now: a [`crate::SessionView`].
+    pub const SESSION: &str = "plugin:latchkey|session";
+    /// Starts a sign-in in the system browser; progress arrives as session views.
+    pub const LOGIN: &str = "plugin:latchkey|login";
+    /// "Use another account": the provider's account chooser or login screen.
+    pub const LOGIN_ANOTHER_ACCOUNT: &str = "plugin:latchkey|login_another_account";
+    /// Starts a sign-up (Auth0 `screen_hint=signup`).
+    pub const SIGNUP: &str = "plugin:latchkey|signup";
+    /// Stops waiting for the browser.
+    pub const CANCEL_LOGIN: &str = "plugin:latchkey|cancel_login";
+    /// Signs out here: forgets the tokens, revokes the refresh token.
+    pub const LOGOUT: &str = "plugin:latchkey|logout";
+    /// After a log-out, ends the provider's browser session too.
+    pub const END_PROVIDER_SESSION: &str = "plugin:latchkey|end_provider_session";
+    /// The offline view's "Retry now".
+    pub const RETRY_NOW: &str = "plugin:latchkey|retry_now";
+    /// Reads the configuration again and starts over with it.
+    pub const RELOAD_CONFIG: &str = "plugin:latchkey|reload_config";
+    /// Calls the configured API from Rust: an [`crate::ApiRequest`] in, an
+    /// [`crate::ApiResult`] out.
+    pub const CALL_API: &str = "plugin:latchkey|call_api";
+}
 
 /// What the UI shows about the session. On the wire it is serde's default shape, the state
 /// around its fields (`{"signedIn": {"profile": …}}`, `"loading"`): an internally tagged enum
@@ -124,6 +153,54 @@ impl Endpoint {
             Self::Public => "/api/messages/public",
             Self::Protected => "/api/messages/protected",
             Self::Admin => "/api/messages/admin",
+        }
+    }
+}
+
+/// The HTTP methods a web view may ask the plugin to call the API with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ApiMethod {
+    #[default]
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl ApiMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// A call to the configured API. `path` is under the API's base URL (`/api/todos`, with a
+/// query if needed); it can never name another origin or climb out of the base.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiRequest {
+    #[serde(default)]
+    pub method: ApiMethod,
+    pub path: String,
+    /// Sent as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+impl ApiRequest {
+    /// `GET path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self {
+            method: ApiMethod::Get,
+            path: path.into(),
+            body: None,
         }
     }
 }

@@ -1,3 +1,4 @@
+use latchkey_ipc::guest;
 use latchkey_ipc::{Page, SessionView};
 use sycamore::prelude::*;
 
@@ -35,20 +36,20 @@ pub fn NavBar() -> View {
                         view! {
                             img(class="avatar", src=picture, alt=alt)
                             span(id="nav-user") { (profile.name.clone()) }
-                            button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
+                            button(id="logout", class="secondary", on:click=move |_| state.run(guest::logout)) { "Log out" }
                         }
                     }
                     SessionView::Offline { profile, .. } => {
                         let name = profile.map(|p| p.name).unwrap_or_else(|| "Your session".into());
                         view! {
                             span(id="nav-user", class="offline") { (name) " · offline" }
-                            button(id="logout", class="secondary", on:click=move |_| state.run("logout")) { "Log out" }
+                            button(id="logout", class="secondary", on:click=move |_| state.run(guest::logout)) { "Log out" }
                         }
                     }
                     SessionView::Loading | SessionView::NotConfigured { .. } => view! {},
                     _ => view! {
-                        button(id="signup", class="secondary", on:click=move |_| state.run("signup")) { "Sign up" }
-                        button(id="login", class="primary", on:click=move |_| state.run("login")) { "Log in" }
+                        button(id="signup", class="secondary", on:click=move |_| state.run(guest::signup)) { "Sign up" }
+                        button(id="login", class="primary", on:click=move |_| state.run(guest::login)) { "Log in" }
                     },
                 })
             }

@@ -2,6 +2,7 @@
 //! Offline is an expected state, so it is calm (no error banner): one sentence, and the
 //! whole error chain behind "Details" for whoever helps the person.
 
+use latchkey_ipc::guest;
 use sycamore::prelude::*;
 
 use crate::state::AppState;
@@ -21,7 +22,7 @@ pub fn Offline(name: String, reason: String, details: String) -> View {
             strong { "Offline — reconnecting" }
             p(id="offline-whose") { (whose) }
             p(id="offline-reason", class="reason") { (reason.clone()) }
-            button(id="retry-now", class="secondary", on:click=move |_| state.run("retry_now")) { "Retry now" }
+            button(id="retry-now", class="secondary", on:click=move |_| state.run(guest::retry_now)) { "Retry now" }
             Details(id="offline-details", text=details.clone())
         }
     }

@@ -1,4 +1,5 @@
 use latchkey_ipc::ProviderSession;
+use latchkey_ipc::guest;
 use sycamore::prelude::*;
 
 use crate::state::AppState;
@@ -12,7 +13,7 @@ pub fn ProviderSessionNotice(provider_session: ProviderSession) -> View {
         ProviderSession::MayBeSignedIn => view! {
             div(id="provider-session", class="notice") {
                 "You are signed out of Latchkey. Your browser may still be signed in at the provider. "
-                button(id="end-provider-session", class="secondary", on:click=move |_| state.run("end_provider_session")) {
+                button(id="end-provider-session", class="secondary", on:click=move |_| state.run(guest::end_provider_session)) {
                     "Sign out there too"
                 }
             }

@@ -1,3 +1,4 @@
+use latchkey_ipc::guest;
 use sycamore::prelude::*;
 
 use crate::components::copy::CopyButton;
@@ -78,7 +79,7 @@ pub fn Setup(
             }
             pre(id="config-example", class="code") { (dev_stack_example.clone()) }
             div(class="actions") {
-                button(id="reload-config", class="primary", on:click=move |_| state.run("reload_config")) { "Check again" }
+                button(id="reload-config", class="primary", on:click=move |_| state.run(guest::reload_config)) { "Check again" }
             }
         }
     }

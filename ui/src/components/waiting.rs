@@ -1,3 +1,4 @@
+use latchkey_ipc::guest;
 use sycamore::prelude::*;
 
 use crate::components::copy::CopyButton;
@@ -29,7 +30,7 @@ pub fn Waiting(sign_in_url: String, signup: bool, refused: String) -> View {
                 input(id="sign-in-url", readonly=true, aria-label="Sign-in address", value=shown_url.clone())
                 CopyButton(id="copy-url", label="Copy the sign-in address", text=sign_in_url)
             }
-            button(id="cancel-login", class="danger", on:click=move |_| state.run("cancel_login")) { "Cancel" }
+            button(id="cancel-login", class="danger", on:click=move |_| state.run(guest::cancel_login)) { "Cancel" }
         }
     }
 }

@@ -1,14 +1,6 @@
-use latchkey_ipc::{ApiResult, Endpoint};
-use serde::Serialize;
+use latchkey_ipc::{ApiRequest, ApiResult, Endpoint, guest};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
-
-use crate::tauri::invoke;
-
-#[derive(Serialize)]
-struct CallApi {
-    endpoint: Endpoint,
-}
 
 #[component]
 pub fn ExternalApiPage() -> View {
@@ -22,7 +14,7 @@ pub fn ExternalApiPage() -> View {
         }
         busy.set(true);
         spawn_local_scoped(async move {
-            let answer = invoke::<ApiResult>("call_api", CallApi { endpoint }).await;
+            let answer = guest::call_api(&ApiRequest::get(endpoint.path())).await;
             result.set(Some(answer));
             busy.set(false);
         });

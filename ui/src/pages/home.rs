@@ -1,3 +1,4 @@
+use latchkey_ipc::guest;
 use sycamore::prelude::*;
 
 use crate::state::AppState;
@@ -19,9 +20,9 @@ pub fn HomePage() -> View {
             } else {
                 view! {
                     div(class="actions") {
-                        button(class="primary", on:click=move |_| state.run("login")) { "Log in" }
-                        button(class="secondary", on:click=move |_| state.run("signup")) { "Create an account" }
-                        button(id="login-other", class="secondary", on:click=move |_| state.run("login_another_account")) { "Use another account" }
+                        button(class="primary", on:click=move |_| state.run(guest::login)) { "Log in" }
+                        button(class="secondary", on:click=move |_| state.run(guest::signup)) { "Create an account" }
+                        button(id="login-other", class="secondary", on:click=move |_| state.run(guest::login_another_account)) { "Use another account" }
                     }
                 }
             })
