@@ -51,13 +51,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::test(),
-        Some("ui") => install::ensure_packages(install::BUILD_PACKAGES)
-            .and_then(|()| {
-                ui::ui(
-                    args.iter().any(|a| a == "--release"),
-                    args.iter().any(|a| a == "--ipc-log"),
-                )
-            }),
+        Some("ui") => install::ensure_packages(install::BUILD_PACKAGES).and_then(|()| {
+            ui::ui(
+                args.iter().any(|a| a == "--release"),
+                args.iter().any(|a| a == "--ipc-log"),
+            )
+        }),
         Some("dev-stack") => dev_stack::dev_stack(),
         Some("windows") => windows::windows().map(|_| ()),
         Some("fuzz") => fuzz::fuzz(&args[1..]),

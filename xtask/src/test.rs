@@ -96,7 +96,12 @@ pub(crate) fn test() -> Result {
 
 /// The crates other apps depend on: documented without a warning, and packaged as they
 /// would be published (the package is built on its own, from its registry form).
-pub(crate) const LIBRARY_CRATES: [&str; 2] = ["latchkey-http", "latchkey-auth"];
+pub(crate) const LIBRARY_CRATES: [&str; 4] = [
+    "latchkey-http",
+    "latchkey-auth",
+    "latchkey-ipc",
+    "tauri-plugin-latchkey",
+];
 
 fn check_library() -> Result {
     let crates = LIBRARY_CRATES.iter().flat_map(|name| ["-p", name]);

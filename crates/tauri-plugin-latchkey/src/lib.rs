@@ -40,7 +40,7 @@ use tauri::{Manager, Runtime};
 pub use deep_link::{redirect_uri, second_launch};
 pub use error::{Error, Result};
 pub use models::*;
-pub use state::Latchkey;
+pub use state::{Latchkey, MAX_API_BODY};
 
 /// Where the provider configuration comes from.
 #[derive(Clone)]

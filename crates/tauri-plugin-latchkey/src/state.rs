@@ -297,7 +297,7 @@ impl<R: Runtime> Latchkey<R> {
     }
 
     /// Calls the configured API from Rust with the session's bearer. `request.path` must stay
-    /// under `apiUrl`: another origin, a `..` that climbs out, or a body over [`MAX_API_BODY`]
+    /// under `apiUrl`: another origin, a `.` or `..` segment, or a body over [`MAX_API_BODY`]
     /// is refused before anything is sent.
     pub async fn call_api(&self, request: ApiRequest) -> Result<ApiResult> {
         let api = self.api()?;

@@ -283,14 +283,8 @@ fn sign_in_api_calls_and_sign_out_through_the_commands_and_no_token_reaches_the_
             json!({ "path": "http://evil.example/steal" }),
             "must start with",
         ),
-        (
-            json!({ "path": "/../../etc" }),
-            "segments",
-        ),
-        (
-            json!({ "path": "/api/%2e%2e/%2E%2e/x" }),
-            "segments",
-        ),
+        (json!({ "path": "/../../etc" }), "segments"),
+        (json!({ "path": "/api/%2e%2e/%2E%2e/x" }), "segments"),
         (json!({ "path": "/api/todos", "method": "TRACE" }), "TRACE"),
         (
             json!({ "path": "/api/todos", "url": "http://evil.example/" }),
@@ -307,6 +301,22 @@ fn sign_in_api_calls_and_sign_out_through_the_commands_and_no_token_reaches_the_
             .expect_err(&request.to_string());
         assert!(message(&err).contains(why), "{request}: {err}");
     }
+
+    // The other commands with odd arguments: what they answer is searched below too.
+    let odd = json!({ "token": true, "url": "http://evil.example/", "path": "/".repeat(5000) });
+    for command in [
+        "session",
+        "retry_now",
+        "end_provider_session",
+        "unknown_command",
+    ] {
+        let _ = app.invoke(command, odd.clone());
+    }
+    let err = app.invoke("end_provider_session", json!({})).unwrap_err();
+    assert!(
+        message(&err).contains("no provider session to end"),
+        "{err}"
+    );
 
     // Nothing the page saw holds a token: no JWT, not the refresh token the vault keeps.
     let store = SessionStore::for_app(&identity, stack.idp.issuer(), &config.client_id);
