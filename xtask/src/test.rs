@@ -50,6 +50,15 @@ pub(crate) fn test() -> Result {
     let windows_cli = windows()?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
     build_app()?;
+    // The plugin's example app, driven in its own window test.
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey-example-minimal",
+        "--features",
+        "custom-protocol",
+    ]))?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 
     let postgres = Postgres::start()?;
@@ -66,6 +75,10 @@ pub(crate) fn test() -> Result {
             "never",
         ])
         .env("LATCHKEY_APP", target.join("debug/latchkey"))
+        .env(
+            "LATCHKEY_EXAMPLE_APP",
+            target.join("debug/latchkey-example-minimal"),
+        )
         .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
         .env("LATCHKEY_WINDOWS_CLI", &windows_cli)
         .env("LATCHKEY_DOT_PYTHON", &dot_python)
