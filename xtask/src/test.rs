@@ -45,6 +45,7 @@ pub(crate) fn test() -> Result {
         "warnings",
     ]))?;
     check_library()?;
+    check_guest_js()?;
     crate::macos::macos()?;
     // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
     let windows_cli = windows()?;
@@ -128,6 +129,42 @@ fn check_library() -> Result {
     run(cargo()
         .args(["package", "--allow-dirty", "--quiet"])
         .args(crates))
+}
+
+/// The plugin's JavaScript binding: compiled by TypeScript (strict, with its types) and packed
+/// as npm would publish it, with the compiled module and its declarations in the tarball.
+fn check_guest_js() -> Result {
+    crate::install::ensure_npm_tools()?;
+    let root = workspace_root();
+    let plugin = root.join("crates/tauri-plugin-latchkey");
+    run(Command::new("node")
+        .arg(root.join("node_modules/typescript/bin/tsc"))
+        .arg("-p")
+        .arg(plugin.join("tsconfig.json")))?;
+    eprintln!(
+        "xtask: $ npm pack --dry-run --json (in {})",
+        plugin.display()
+    );
+    let packed = Command::new("npm")
+        .args(["pack", "--dry-run", "--json", "--loglevel", "error"])
+        .current_dir(&plugin)
+        .output()
+        .map_err(|e| format!("cannot run npm pack: {e}"))?;
+    let listing = String::from_utf8_lossy(&packed.stdout);
+    for file in [
+        "dist-js/index.js",
+        "dist-js/index.d.ts",
+        "README.md",
+        "package.json",
+    ] {
+        if !packed.status.success() || !listing.contains(&format!("\"path\": \"{file}\"")) {
+            return Err(format!(
+                "npm pack of the plugin's JavaScript binding lacks {file}: {listing}{}",
+                String::from_utf8_lossy(&packed.stderr)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// cargo verifies each package against the others from a local registry, unpacked into
