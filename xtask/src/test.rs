@@ -48,7 +48,7 @@ pub(crate) fn test() -> Result {
     check_guest_js()?;
     crate::macos::macos()?;
     // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
-    let windows_cli = windows()?;
+    let windows_build = windows()?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
     build_app()?;
     // The plugin's example app, driven in its own window test.
@@ -81,7 +81,9 @@ pub(crate) fn test() -> Result {
             target.join("debug/latchkey-example-minimal"),
         )
         .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
-        .env("LATCHKEY_WINDOWS_CLI", &windows_cli)
+        .env("LATCHKEY_WINDOWS_CLI", &windows_build.cli)
+        .env("LATCHKEY_WINDOWS_PLUGIN_TESTS", &windows_build.plugin_tests)
+        .env("LATCHKEY_WINDOWS_BROWSER", &windows_build.browser)
         .env("LATCHKEY_DOT_PYTHON", &dot_python)
         .env("LATCHKEY_WINEPREFIX", wine_prefix());
     let runtime = stage(&mut tests, &target, "test-home")?;

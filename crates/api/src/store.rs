@@ -51,7 +51,18 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+        // The Any driver reads the URL with the `url` crate first. `sqlite://C:\Users\…` comes
+        // out of it with `C` as a host and no drive, and SQLite cannot open the file; on
+        // Windows the file goes after `sqlite:` alone, with `/` (`sqlite:C:/Users/…`).
+        let url = if cfg!(windows) {
+            format!(
+                "sqlite:{}?mode=rwc",
+                path.display().to_string().replace('\\', "/")
+            )
+        } else {
+            format!("sqlite://{}?mode=rwc", path.display())
+        };
+        Self::connect(&url).await
     }
 
     pub async fn list(&self, owner: &str) -> Result<Vec<Todo>, sqlx::Error> {

@@ -114,7 +114,14 @@ impl TestApp {
             cmd: format!("plugin:latchkey|{command}"),
             callback: CallbackFn(0),
             error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
+            // The app's own origin, as Tauri serves it on each platform.
+            url: if cfg!(windows) {
+                "http://tauri.localhost"
+            } else {
+                "tauri://localhost"
+            }
+            .parse()
+            .unwrap(),
             body: InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_owned(),
@@ -127,13 +134,19 @@ impl TestApp {
         answer
     }
 
-    /// Waits for a pushed view that `wanted` accepts; the views before it are skipped.
+    /// Waits until the session view is one that `wanted` accepts: the view now (it may have
+    /// been pushed before this test listened), else the next pushed one that is.
     fn wait_for(&self, what: &str, wanted: impl Fn(&SessionView) -> bool) -> SessionView {
         loop {
+            let now = self.invoke("session", json!({})).expect("the session view");
+            let now: SessionView = serde_json::from_value(now).expect("a session view");
+            if wanted(&now) {
+                return now;
+            }
             match self.views.recv_timeout(Duration::from_secs(60)) {
                 Ok(view) if wanted(&view) => return view,
                 Ok(_) => {}
-                Err(_) => panic!("no {what} view was pushed; the last: {:?}", self.seen.all()),
+                Err(_) => panic!("no {what} view came; the page saw: {:?}", self.seen.all()),
             }
         }
     }
