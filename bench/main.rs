@@ -8,6 +8,7 @@
 
 mod api;
 mod memory;
+mod plugin;
 mod refresh;
 mod report;
 mod signin;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::api::api_throughput;
+use crate::plugin::plugin_cost;
 use crate::refresh::refresh_contention;
 use crate::report::report;
 use crate::signin::sign_in_overhead;
@@ -31,6 +33,8 @@ pub(crate) struct Inputs {
     pub(crate) app: PathBuf,
     /// The empty Tauri app (`bench/empty-app`), built the same way.
     pub(crate) empty_app: PathBuf,
+    /// The same app with tauri-plugin-latchkey added.
+    pub(crate) plugin_app: PathBuf,
     /// The release sample API.
     pub(crate) api: PathBuf,
     /// `bench/peer/express-jwt.mjs`.
@@ -56,6 +60,7 @@ impl Inputs {
         Ok(Self {
             app: env_path("LATCHKEY_BENCH_APP")?,
             empty_app: env_path("LATCHKEY_BENCH_EMPTY_APP")?,
+            plugin_app: env_path("LATCHKEY_BENCH_PLUGIN_APP")?,
             api: env_path("LATCHKEY_BENCH_API")?,
             peer: env_path("LATCHKEY_BENCH_PEER")?,
             sizes: env_path("LATCHKEY_BENCH_SIZES")?,
@@ -97,7 +102,7 @@ pub(crate) fn unix_micros(t: SystemTime) -> u128 {
 }
 
 /// The sections, in the order a full run takes them.
-const SECTIONS: [&str; 5] = ["sizes", "sign-in", "refresh", "startup", "api"];
+const SECTIONS: [&str; 6] = ["sizes", "sign-in", "refresh", "startup", "plugin", "api"];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -130,6 +135,10 @@ async fn main() -> Result<()> {
     if runs("startup") {
         eprintln!("bench: start-up and memory (release app and the empty app under Xvfb)");
         figures.extend(startup(&inputs).await?);
+    }
+    if runs("plugin") {
+        eprintln!("bench: the plugin's cost (the empty app with and without it, under Xvfb)");
+        figures.extend(plugin_cost(&inputs).await?);
     }
     if runs("api") {
         eprintln!("bench: API throughput (wrk), Latchkey's API against Express + express-jwt");

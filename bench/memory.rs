@@ -66,3 +66,33 @@ pub(crate) fn group_pss(group: u32) -> GroupPss {
     }
     sum
 }
+
+/// The CPU time (user and system, seconds) the processes of group `group` have used so far.
+pub(crate) fn group_cpu_seconds(group: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return f64::NAN;
+    };
+    // USER_HZ: 100 on every Linux this runs on (procfs reports clock ticks).
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let mut ticks = 0u64;
+    for entry in entries.flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        // After `comm`: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        // utime stime …
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) != Some(group) {
+            continue;
+        }
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += field(11) + field(12);
+    }
+    ticks as f64 / TICKS_PER_SECOND
+}

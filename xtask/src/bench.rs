@@ -23,7 +23,7 @@ pub(crate) fn bench(_args: &[String]) -> Result {
 
 /// Release builds, wrk and the Express peer, then `latchkey-bench` with a Secret Service and
 /// a virtual display; it writes bench/results.json and bench/RESULTS.md.
-/// `--only SECTION` (sizes, sign-in, refresh, startup, api) runs one section and records
+/// `--only SECTION` (sizes, sign-in, refresh, startup, plugin, api) runs one section and records
 /// nothing.
 #[cfg(unix)]
 pub(crate) fn bench(args: &[String]) -> Result {
@@ -32,7 +32,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
         [flag, section] if flag == "--only" => Some(section.clone()),
         _ => {
             return Err(
-                "usage: cargo xtask bench [--only sizes|sign-in|refresh|startup|api]".into(),
+                "usage: cargo xtask bench [--only sizes|sign-in|refresh|startup|plugin|api]".into(),
             );
         }
     };
@@ -66,6 +66,22 @@ pub(crate) fn bench(args: &[String]) -> Result {
         "-p",
         "latchkey-bench",
     ]))?;
+    // The plugin's cost: the empty app with tauri-plugin-latchkey added, kept aside before
+    // the same binary is built without it.
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "latchkey-bench-empty",
+        "--features",
+        "custom-protocol,latchkey",
+    ]))?;
+    std::fs::copy(
+        target.join("release/latchkey-bench-empty"),
+        target.join("release/latchkey-bench-plugin"),
+    )
+    .map_err(|e| format!("keeping the plugin build of the empty app: {e}"))?;
     // The floor: an empty Tauri app, same release profile, its page served from the binary.
     run(cargo().args([
         "build",
@@ -95,6 +111,10 @@ pub(crate) fn bench(args: &[String]) -> Result {
         .env(
             "LATCHKEY_BENCH_EMPTY_APP",
             target.join("release/latchkey-bench-empty"),
+        )
+        .env(
+            "LATCHKEY_BENCH_PLUGIN_APP",
+            target.join("release/latchkey-bench-plugin"),
         )
         .env("LATCHKEY_BENCH_API", target.join("release/latchkey-api"))
         .env("LATCHKEY_BENCH_PEER", peer.join("express-jwt.mjs"))

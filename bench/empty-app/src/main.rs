@@ -2,7 +2,8 @@
 //! builds with Latchkey's release profile and measures exactly as it measures Latchkey, so
 //! Latchkey's start-up and memory are read against the floor of the same WebKit on the same
 //! machine. Its page calls `mark` on its first frame; with `LATCHKEY_STARTUP_REPORT` set the
-//! mark is appended there, as Latchkey's shell does.
+//! mark is appended there, as Latchkey's shell does. Built with `--features latchkey` it is
+//! the same app with tauri-plugin-latchkey added: the bench's measure of the plugin's cost.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 #[tauri::command]
@@ -22,8 +23,17 @@ fn mark(name: String) {
 }
 
 fn main() {
-    tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![mark])
+    let builder = tauri::Builder::default().invoke_handler(tauri::generate_handler![mark]);
+    // With `latchkey`: the sign-in plugin on the same page, restoring the session of the
+    // configuration LATCHKEY_CONFIG names, for the bench's plugin-cost figures.
+    #[cfg(feature = "latchkey")]
+    let builder = builder.plugin(
+        tauri_plugin_latchkey::Builder::from_file(
+            std::env::var_os("LATCHKEY_CONFIG").unwrap_or_default(),
+        )
+        .build(),
+    );
+    builder
         .run(tauri::generate_context!())
         .unwrap_or_else(|err| eprintln!("the empty app could not run: {err}"));
 }
