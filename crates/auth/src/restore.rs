@@ -96,10 +96,12 @@ impl Session {
     }
 
     /// After an offline start: tries [`Session::restore`] again with backoff (1 s, doubling,
-    /// at most 30 s between attempts), or at once when `retry_now` is notified, until the
-    /// provider answers; returns that answer.
+    /// at most 30 s between attempts, unless [`crate::SessionBuilder::reconnect_backoff`]
+    /// says otherwise), or at once when `retry_now` is notified, until the provider answers;
+    /// returns that answer.
     pub async fn reconnect(&self, retry_now: &Notify) -> Result<Restored, SessionError> {
-        let mut wait = RECONNECT_FIRST;
+        let (first, max) = self.inner.reconnect_backoff;
+        let mut wait = first;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -108,7 +110,7 @@ impl Session {
             match self.restore().await? {
                 Restored::Offline { reason, .. } => {
                     tracing::info!("still offline ({reason}); next attempt in {wait:?}");
-                    wait = (wait * 2).min(RECONNECT_MAX);
+                    wait = (wait * 2).min(max);
                 }
                 answer => return Ok(answer),
             }

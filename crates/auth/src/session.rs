@@ -80,6 +80,8 @@ pub(crate) struct SessionParts {
     pub(crate) pending_revocations: AtomicUsize,
     /// Counts token generations, so a stale caller never mistakes a new session for its own.
     generations: AtomicU64,
+    /// The first wait and the longest between reconnect attempts after an offline start.
+    pub(crate) reconnect_backoff: (Duration, Duration),
 }
 
 /// Makes a [`Session`]: [`Session::builder`], then the app's identity and browser.
@@ -89,9 +91,17 @@ pub struct SessionBuilder {
     app: AppIdentity,
     browser: Arc<dyn BrowserLauncher>,
     store: Option<SessionStore>,
+    reconnect_backoff: (Duration, Duration),
 }
 
 impl SessionBuilder {
+    /// Waits `first` before the first reconnect attempt after an offline start, doubling up
+    /// to `max` (default: [`crate::RECONNECT_FIRST`], [`crate::RECONNECT_MAX`]).
+    pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.reconnect_backoff = (first, max.max(first));
+        self
+    }
+
     /// The embedding app: its name on the browser pages, its vault service, lock directory
     /// and user agent.
     pub fn app(mut self, app: AppIdentity) -> Self {
@@ -118,6 +128,7 @@ impl SessionBuilder {
             app,
             browser,
             store,
+            reconnect_backoff,
         } = self;
         let store =
             store.unwrap_or_else(|| SessionStore::for_app(&app, &config.issuer, &config.client_id));
@@ -138,6 +149,7 @@ impl SessionBuilder {
                 vault_problem: Mutex::new(None),
                 pending_revocations: AtomicUsize::new(0),
                 generations: AtomicU64::new(0),
+                reconnect_backoff,
             }),
         }
     }
@@ -187,6 +199,7 @@ impl Session {
             app: AppIdentity::latchkey(),
             browser: Arc::new(SystemBrowser),
             store: None,
+            reconnect_backoff: (crate::RECONNECT_FIRST, crate::RECONNECT_MAX),
         }
     }
 

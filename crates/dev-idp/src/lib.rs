@@ -570,6 +570,17 @@ impl DevIdp {
             .store(unavailable, Ordering::SeqCst);
     }
 
+    /// Signs `username` up as the sign-up form would (for tests that need more users than
+    /// the demo ones: a list long enough to page through).
+    pub fn sign_up(&self, username: &str, password: &str, name: &str) -> anyhow::Result<User> {
+        self.provider
+            .directory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sign_up(username, password, name)
+            .map_err(|refusal| anyhow::anyhow!(refusal.message()))
+    }
+
     /// A user as the directory has them now (for tests of the management API).
     pub fn user(&self, username: &str) -> Option<User> {
         self.provider

@@ -3,9 +3,9 @@
 //! `Err` with the plugin's message, never a panic. Needs `withGlobalTauri` (the binding calls
 //! `window.__TAURI__`).
 //!
-//! With the `ipc-log` feature (for tests only) every payload the native side hands the page
-//! is also kept in `window.__latchkeyIpcLog`, so an end-to-end test can prove none of them
-//! holds a token.
+//! With the `ipc-log` feature (for tests only) every command the page invokes and every
+//! payload the native side hands it is also kept in `window.__latchkeyIpcLog`, so an
+//! end-to-end test can see what the page asked for and prove no answer holds a token.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +57,7 @@ fn record(value: &JsValue) {
 pub async fn invoke<T: DeserializeOwned>(cmd: &str, args: impl Serialize) -> Result<T, String> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     let args = args.serialize(&serializer).map_err(|e| e.to_string())?;
+    record(&JsValue::from_str(&format!("invoked {cmd}")));
     match invoke_raw(cmd, args).await {
         Ok(value) => {
             record(&value);

@@ -62,6 +62,7 @@ pub struct Builder {
     browser: Option<Arc<dyn BrowserLauncher>>,
     deep_links: bool,
     setup_example: Option<String>,
+    reconnect_backoff: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 /// The plugin, configured from `plugins.latchkey` in tauri.conf.json.
@@ -97,6 +98,7 @@ impl Builder {
             browser: None,
             deep_links: false,
             setup_example: None,
+            reconnect_backoff: None,
         }
     }
 
@@ -125,6 +127,17 @@ impl Builder {
     /// single-instance plugin with [`second_launch`] as its callback.
     pub fn deep_links(mut self) -> Self {
         self.deep_links = true;
+        self
+    }
+
+    /// After an offline start, waits `first` before trying the provider again, doubling up to
+    /// `max` (default 1 s and 30 s); "Retry now" tries at once whatever the wait.
+    pub fn reconnect_backoff(
+        mut self,
+        first: std::time::Duration,
+        max: std::time::Duration,
+    ) -> Self {
+        self.reconnect_backoff = Some((first, max));
         self
     }
 
@@ -177,6 +190,7 @@ impl Builder {
                         browser: self.browser,
                         deep_link: deep_link.clone(),
                         setup_example: self.setup_example.unwrap_or_default(),
+                        reconnect_backoff: self.reconnect_backoff,
                     },
                 );
                 app.manage(latchkey);

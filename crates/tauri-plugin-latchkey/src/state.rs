@@ -46,6 +46,7 @@ pub(crate) struct Options {
     pub browser: Option<Arc<dyn BrowserLauncher>>,
     pub deep_link: Option<Url>,
     pub setup_example: String,
+    pub reconnect_backoff: Option<(Duration, Duration)>,
 }
 
 /// The session the plugin keeps for the app; reach it with [`crate::LatchkeyExt::latchkey`].
@@ -459,6 +460,9 @@ fn load_engine(options: &Options) -> std::result::Result<Engine, Setup> {
     let mut builder = Session::builder(config).app(options.identity.clone());
     if let Some(browser) = &options.browser {
         builder = builder.browser(browser.clone());
+    }
+    if let Some((first, max)) = options.reconnect_backoff {
+        builder = builder.reconnect_backoff(first, max);
     }
     let session = builder.build();
     if let Some(redirect) = &options.deep_link {

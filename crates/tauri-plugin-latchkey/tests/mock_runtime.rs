@@ -355,3 +355,46 @@ fn sign_in_api_calls_and_sign_out_through_the_commands_and_no_token_reaches_the_
         .unwrap_err();
     assert!(message(&err).contains("sign"), "{err}");
 }
+
+#[test]
+fn retry_now_reconnects_an_offline_start_at_once_whatever_the_backoff() {
+    let browser = std::env::var("LATCHKEY_SCRIPTED_BROWSER")
+        .expect("LATCHKEY_SCRIPTED_BROWSER names the scripted browser: run `cargo xtask test`");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut stack = runtime.block_on(DevStack::start());
+    let config = Config::parse(&stack.config_json().to_string(), "test").unwrap();
+    let identity = AppIdentity::new("Plugin Tests").with_vault_service(format!(
+        "Latchkey plugin retry tests {}",
+        stack.idp.addr().port()
+    ));
+    // A session stored by an earlier run of the app.
+    let earlier = latchkey_auth::Session::builder(config.clone())
+        .app(identity.clone())
+        .browser(Arc::new(BrowserCommand::parse(&browser).unwrap()))
+        .build();
+    runtime
+        .block_on(earlier.login(latchkey_auth::LoginOptions::default(), |_| {}))
+        .unwrap();
+
+    // The laptop starts offline, and the app would wait an hour before its next attempt.
+    runtime.block_on(stack.idp.suspend());
+    let hour = Duration::from_secs(3600);
+    let builder = tauri_plugin_latchkey::Builder::new(config)
+        .app(identity)
+        .reconnect_backoff(hour, hour);
+    let app = TestApp::start(builder, None, &["latchkey:default"]).unwrap();
+    let view = app.wait_for("offline", |v| matches!(v, SessionView::Offline { .. }));
+    let SessionView::Offline { profile, .. } = view else {
+        unreachable!()
+    };
+    assert_eq!(profile.map(|p| p.name).as_deref(), Some("Jemma Doe"));
+
+    // Back online, "Retry now": signed in without the hour's wait.
+    runtime.block_on(stack.idp.resume()).unwrap();
+    app.invoke("retry_now", json!({})).unwrap();
+    let view = app.wait_for("signed-in", |v| matches!(v, SessionView::SignedIn { .. }));
+    let SessionView::SignedIn { profile } = view else {
+        unreachable!()
+    };
+    assert_eq!(profile.sub, "dev-idp|jemma");
+}

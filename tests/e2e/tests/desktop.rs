@@ -557,6 +557,71 @@ async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_admin_pages_through_a_long_user_list_and_back() {
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // Twelve more people: fifteen in all, two pages of ten.
+    for n in 1..=12 {
+        stack
+            .idp
+            .sign_up(
+                &format!("member{n:02}"),
+                "paging-pass-1",
+                &format!("Member {n:02}"),
+            )
+            .unwrap();
+    }
+    let app = launch_with(|driver| {
+        driver
+            .env("LATCHKEY_CONFIG", &stack.config_path)
+            .env("SCRIPTED_BROWSER_USER", "sebastian");
+    })
+    .await;
+    app.click("#login").await;
+    app.text("#nav-user", "Sebastian Admin").await;
+    app.click("#nav-users").await;
+    app.text("#users-total", "1–10 of 15").await;
+    let disabled = |id: &'static str| format!("return document.getElementById('{id}').disabled");
+    assert_eq!(
+        app.js(&disabled("users-prev")).await,
+        json!(true),
+        "no page before the first"
+    );
+    assert_eq!(app.js(&disabled("users-next")).await, json!(false));
+    app.text("#users-list", "Member").await;
+    const ROWS: &str =
+        "return [...document.querySelectorAll('#users-list li')].map(e => e.textContent)";
+    let rows = |value: serde_json::Value| -> Vec<String> {
+        serde_json::from_value(value).expect("the rows' texts")
+    };
+    let first = rows(app.js(ROWS).await);
+    assert_eq!(first.len(), 10, "{first:#?}");
+
+    app.click("#users-next").await;
+    app.text("#users-total", "11–15 of 15").await;
+    let second = rows(app.js(ROWS).await);
+    assert_eq!(second.len(), 5, "{second:#?}");
+    for row in &second {
+        assert!(!first.contains(row), "{row:?} is on both pages");
+    }
+    assert_eq!(
+        app.js(&disabled("users-next")).await,
+        json!(true),
+        "no page after the last"
+    );
+    let asked = stack.idp.user_queries().pop().unwrap_or_default();
+    assert!(
+        asked.contains("page=1"),
+        "the provider was asked for the second page: {asked}"
+    );
+
+    app.click("#users-prev").await;
+    app.text("#users-total", "1–10 of 15").await;
+    assert_eq!(rows(app.js(ROWS).await), first, "the first page again");
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_api_that_cannot_be_reached_shows_no_users_entry_and_says_why_on_the_profile() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
@@ -776,6 +841,21 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
         token.secret(),
         "nothing deleted while offline"
     );
+
+    // "Retry now" asks the plugin to try at once (the mock-runtime test proves that the
+    // attempt follows with a backoff of an hour); the provider is still away, so the window
+    // stays offline and says so.
+    app.click("#retry-now").await;
+    app.wait_until("#retry-now", "reached the plugin", async || {
+        let log = app.ipc_log().await;
+        if log.contains("invoked plugin:latchkey|retry_now") {
+            Ok(())
+        } else {
+            Err(log.chars().rev().take(200).collect::<String>())
+        }
+    })
+    .await;
+    app.text("#offline", "Offline — reconnecting").await;
 
     // Back online: the window signs in by itself, no click, at its next attempt: at most
     // RECONNECT_MAX after the provider answers again (the backoff may have reached it while
