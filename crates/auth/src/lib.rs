@@ -110,7 +110,10 @@ pub use restore::{RECONNECT_FIRST, RECONNECT_MAX, Restored};
 pub use session::{REFRESH_MARGIN, Session, SessionBuilder};
 pub use store::{Binding, CachedProfile, SessionStore, StoredEntry, StoredSession};
 pub use tokens::{MAX_ACCESS_TOKEN_LEN, TokenAnswerError};
-pub use vault::{VAULT_SERVICE, Vault, VaultError, VaultProblem, WINDOWS_CREDENTIAL_UNITS};
+pub use vault::{
+    Store as VaultStore, VAULT_SERVICE, Vault, VaultError, VaultProblem, WINDOWS_CREDENTIAL_UNITS,
+    native_vault_store,
+};
 
 /// Locks `mutex`, taking the data as it is if a panicking thread poisoned it: every value
 /// behind these locks is whole after each assignment, so a panic elsewhere must not turn

@@ -58,6 +58,15 @@ impl Session {
         }
     }
 
+    /// Marks the access token in memory as due: the next call renews it first. For an app
+    /// that learns some other way than a 401 that the token should not be used any more (its
+    /// API's own signal, a permission changed at the provider).
+    pub fn expire_access_token(&self) {
+        if let State::SignedIn(tokens) = &mut *lock_unpoisoned(&self.inner.state) {
+            tokens.renew_at = Some(Instant::now());
+        }
+    }
+
     /// Renews the tokens now, for a profile changed at the provider, and returns the profile
     /// the fresh ID token describes.
     pub async fn reload_profile(&self) -> Result<Profile, SessionError> {

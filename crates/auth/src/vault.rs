@@ -79,7 +79,14 @@ impl VaultProblem {
     }
 }
 
-type Store = Arc<dyn CredentialStoreApi + Send + Sync>;
+/// A keyring-core credential store, as [`Vault::with_store`] takes it.
+pub type Store = Arc<dyn CredentialStoreApi + Send + Sync>;
+
+/// The OS vault's keyring-core store: Secret Service on Linux, the Keychain on macOS, the
+/// Credential Manager on Windows. What every [`Vault`] uses unless given another.
+pub fn native_vault_store() -> Result<Store, VaultError> {
+    native_store()
+}
 
 /// One vault entry (for one provider and client), as text. An entry longer than a single
 /// credential may hold is split over several (`account`, `account#1`, …).
@@ -126,6 +133,13 @@ impl Vault {
     /// Windows path, testable on every platform).
     pub fn with_credential_units(mut self, units: usize) -> Self {
         self.credential_units = units.max(64);
+        self
+    }
+
+    /// The same entry in another keyring-core store: an app's own, or the OS vault's
+    /// ([`native_vault_store`]) wrapped, as the tests do to make a write fail.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Arc::new(Mutex::new(Some(store)));
         self
     }
 

@@ -19,6 +19,18 @@ fn quick(interval_secs: u64, ttl_secs: u64) -> Settings {
     }
 }
 
+/// Waits until `happened` (an event at the dev IdP), failing with `what` after 30 s.
+async fn until(what: &str, happened: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !happened() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts a device sign-in; returns it and the code it shows.
 async fn start(
     session: &Session,
@@ -78,11 +90,12 @@ async fn a_device_sign_in_is_stored_and_restored_like_a_browser_sign_in() {
     let (login, code) = start(&session).await;
     assert_eq!(code.interval, Duration::from_secs(1));
     assert!(code.verification_uri.as_str().ends_with("/activate"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        !login.is_finished(),
-        "authorization_pending keeps it waiting"
-    );
+    // Two polls answered authorization_pending; the sign-in goes on (it ends signed in
+    // below, not with an error).
+    until("two device polls", || {
+        stack.idp.counters().device_polls.load(Ordering::SeqCst) >= 2
+    })
+    .await;
     assert!(
         decide(&code, "jemma", "approve")
             .await
@@ -108,15 +121,15 @@ async fn slow_down_makes_the_device_poll_five_seconds_slower() {
     let session = stack.session_without_browser();
     let (login, code) = start(&session).await;
     // First poll at once, the second after the advertised 1 s: slow_down.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(
+    until("a slow_down answer", || {
         stack
             .idp
             .counters()
             .device_slow_downs
-            .load(Ordering::SeqCst),
-        1
-    );
+            .load(Ordering::SeqCst)
+            == 1
+    })
+    .await;
     decide(&code, "paul", "approve").await;
     let profile = tokio::time::timeout(Duration::from_secs(15), login)
         .await

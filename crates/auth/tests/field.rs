@@ -14,23 +14,11 @@ use common::*;
 use latchkey_auth::{ApiClient, Restored, Session, SessionError};
 use latchkey_dev_idp::{Settings, Tamper};
 
-/// Access tokens that live 4 s are renewed after 2 s (half their life).
-fn short_lived() -> Settings {
-    Settings {
-        access_token_ttl: Duration::from_secs(4),
-        ..Settings::default()
-    }
-}
-
 fn without_rotation(mut settings: Settings) -> Settings {
     for client in &mut settings.clients {
         client.rotate_refresh_tokens = false;
     }
     settings
-}
-
-async fn wait_for_renewal() {
-    tokio::time::sleep(Duration::from_millis(2200)).await;
 }
 
 /// Another process: its own memory, the same vault entry.
@@ -92,7 +80,7 @@ async fn processes_restoring_at_once_share_the_session_without_a_replay() {
 
 #[tokio::test]
 async fn the_desktop_engine_uses_the_token_another_process_rotated_instead_of_replaying_its_own() {
-    let stack = stack_with(short_lived()).await;
+    let stack = stack_with(Settings::default()).await;
     let desktop = stack.session();
     desktop.login(as_user("paul"), |_| {}).await.unwrap();
     let api = ApiClient::new(desktop.clone());
@@ -102,7 +90,7 @@ async fn the_desktop_engine_uses_the_token_another_process_rotated_instead_of_re
         // The CLI starts, restores (rotating the token), and exits.
         assert_eq!(signed_in_name(&another_process(&stack)).await, "Paul Smith");
         // The window's access token expires; its refresh must not replay the old token.
-        wait_for_renewal().await;
+        desktop.expire_access_token();
         assert_eq!(api.get(&protected).await.unwrap().status, 200);
     }
     assert_eq!(reuse(&stack), 0);
@@ -112,7 +100,7 @@ async fn the_desktop_engine_uses_the_token_another_process_rotated_instead_of_re
 
 #[tokio::test]
 async fn a_provider_that_does_not_rotate_keeps_the_one_token_across_restores_and_refreshes() {
-    let stack = stack_with(without_rotation(short_lived())).await;
+    let stack = stack_with(without_rotation(Settings::default())).await;
     let first = stack.session();
     first.login(as_user("jemma"), |_| {}).await.unwrap();
     let original = first.store().refresh_token().await.unwrap().unwrap();
@@ -122,7 +110,7 @@ async fn a_provider_that_does_not_rotate_keeps_the_one_token_across_restores_and
     assert_eq!(signed_in_name(&restarted).await, "Jemma Doe");
     let api = ApiClient::new(restarted.clone());
     for _ in 0..2 {
-        wait_for_renewal().await;
+        restarted.expire_access_token();
         assert_eq!(
             api.get(&stack.api("/api/messages/protected"))
                 .await
@@ -323,14 +311,14 @@ async fn a_sign_out_the_provider_did_not_confirm_is_local_at_once_and_revoked_la
 
 #[tokio::test]
 async fn signing_out_in_one_process_signs_the_other_out_at_its_next_refresh() {
-    let stack = stack_with(short_lived()).await;
+    let stack = stack_with(Settings::default()).await;
     let desktop = stack.session();
     desktop.login(as_user("jemma"), |_| {}).await.unwrap();
     let cli = another_process(&stack);
     assert_eq!(signed_in_name(&cli).await, "Jemma Doe");
     assert!(cli.logout().await.revoked);
 
-    wait_for_renewal().await;
+    desktop.expire_access_token();
     let err = ApiClient::new(desktop.clone())
         .get(&stack.api("/api/messages/protected"))
         .await

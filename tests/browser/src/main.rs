@@ -10,7 +10,8 @@
 //! `SCRIPTED_BROWSER_SCHEME_HANDLER` (the app, as its `.desktop` file would say) is started
 //! with the URL, and so is a URL of such a scheme given as the argument.
 //! What it did goes to `SCRIPTED_BROWSER_LOG` if set.
-//! `SCRIPTED_BROWSER_DELAY_MS` makes it wait first, as a person takes a moment to look.
+//! `SCRIPTED_BROWSER_GATE` names a file it waits for before it acts (at most two minutes): the
+//! test creates it when it has seen what the window shows while the person is in the browser.
 
 use std::io::Write;
 
@@ -108,11 +109,15 @@ async fn main() -> anyhow::Result<()> {
     if !is_web(&start) {
         return hand_to_os(&start);
     }
-    if let Some(ms) = std::env::var("SCRIPTED_BROWSER_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    if let Some(gate) = std::env::var_os("SCRIPTED_BROWSER_GATE") {
+        let gate = std::path::PathBuf::from(gate);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !gate.exists() {
+            if std::time::Instant::now() > deadline {
+                bail!("the test never opened the gate {}", gate.display());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let hint = start
         .query_pairs()

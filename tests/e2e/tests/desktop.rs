@@ -56,11 +56,47 @@ impl Stack {
     }
 }
 
-async fn launch(stack: &Stack, browser_delay_ms: u64) -> App {
+async fn launch(stack: &Stack) -> App {
+    launch_with(|driver| {
+        driver.env("LATCHKEY_CONFIG", &stack.config_path);
+    })
+    .await
+}
+
+/// The person's moment in the browser, ended by the test: the scripted browser waits for
+/// this file before it acts, so the test sees the waiting window first, however slow the
+/// machine.
+struct Gate(PathBuf);
+
+impl Gate {
+    fn new(stack: &Stack) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "latchkey-e2e-gate-{}-{}",
+            std::process::id(),
+            stack.idp.addr().port()
+        ));
+        let _ = std::fs::remove_file(&path);
+        Self(path)
+    }
+
+    /// The person is done looking: the browser goes on.
+    fn open(&self) {
+        std::fs::write(&self.0, b"go").unwrap();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Latchkey with a browser that waits for `gate`.
+async fn launch_gated(stack: &Stack, gate: &Gate) -> App {
     launch_with(|driver| {
         driver
             .env("LATCHKEY_CONFIG", &stack.config_path)
-            .env("SCRIPTED_BROWSER_DELAY_MS", browser_delay_ms.to_string());
+            .env("SCRIPTED_BROWSER_GATE", &gate.0);
     })
     .await
 }
@@ -69,6 +105,7 @@ async fn launch(stack: &Stack, browser_delay_ms: u64) -> App {
 async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
     let app = std::env::var("LATCHKEY_APP")
         .expect("LATCHKEY_APP names the built app: run `cargo xtask test`");
+    require_scripted_browser();
     launch_app(&app, setup).await
 }
 
@@ -76,7 +113,8 @@ async fn launch_with(setup: impl FnOnce(&mut tokio::process::Command)) -> App {
 async fn a_full_session_in_the_window() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
-    let app = launch(&stack, 1500).await;
+    let gate = Gate::new(&stack);
+    let app = launch_gated(&stack, &gate).await;
 
     app.text("#login", "Log in").await;
     app.screenshot("signed-out").await;
@@ -89,6 +127,7 @@ async fn a_full_session_in_the_window() {
         "{url}"
     );
     app.screenshot("waiting").await;
+    gate.open();
 
     // The scripted browser signs jemma in; the window follows.
     app.text("#nav-user", "Jemma Doe").await;
@@ -189,7 +228,7 @@ async fn a_stored_session_goes_from_loading_straight_to_signed_in() {
         .expect("an earlier sign-in stored a refresh token");
     let logins = stack.idp.counters().code_grants.load(Ordering::SeqCst);
 
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert!(
@@ -219,7 +258,7 @@ async fn a_stored_session_goes_from_loading_straight_to_signed_in() {
 async fn use_another_account_asks_the_provider_for_its_account_chooser() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     let asked_to_choose = |prompt: &Option<String>| {
         prompt
             .as_deref()
@@ -249,7 +288,7 @@ async fn use_another_account_asks_the_provider_for_its_account_chooser() {
 async fn visiting_profile_signed_out_signs_in_and_lands_on_profile() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.text("#login", "Log in").await;
     app.click("#nav-profile").await;
     app.text("#profile-name", "Jemma Doe").await;
@@ -272,7 +311,7 @@ async fn a_config_mistake_is_shown_by_name_and_can_be_fixed_in_place() {
         .to_string(),
     )
     .unwrap();
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     let message = app.text("#config-problem", "clientId").await;
     let urls = app.text("#callback-urls", "50710").await;
     assert_eq!(
@@ -370,7 +409,7 @@ async fn todos_are_private_and_change_in_place_with_rollback() {
         )
         .await;
     assert_eq!(status, 201);
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.click("#login").await;
     app.text("#nav-user", "Jemma Doe").await;
     app.click("#nav-todos").await;
@@ -456,7 +495,7 @@ async fn todos_are_private_and_change_in_place_with_rollback() {
 async fn a_new_last_name_reaches_the_provider_and_the_profile_view() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.click("#login").await;
     app.text("#nav-user", "Jemma Doe").await;
     app.click("#nav-profile").await;
@@ -503,7 +542,7 @@ async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
     // jemma: no Users entry, her permissions say so, and the API refuses her the list.
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.click("#login").await;
     app.text("#nav-user", "Jemma Doe").await;
     app.click("#nav-profile").await;
@@ -712,11 +751,12 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     ));
     let _ = std::fs::remove_file(&browser_log);
     // The person takes a while in the browser; meanwhile a forged answer arrives.
+    let gate = Gate::new(&stack);
     let app = launch_with(|driver| {
         driver
             .env("LATCHKEY_CONFIG", &stack.config_path)
             .env("SCRIPTED_BROWSER_LOG", &browser_log)
-            .env("SCRIPTED_BROWSER_DELAY_MS", "12000")
+            .env("SCRIPTED_BROWSER_GATE", &gate.0)
             // What the OS does with a dev.latchkey.desktop: link: start Latchkey with it.
             .env("SCRIPTED_BROWSER_SCHEME_HANDLER", &app_binary);
     })
@@ -749,6 +789,7 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.screenshot("deep-link-refused").await;
     assert!(app.exists("#waiting").await, "the real sign-in goes on");
+    gate.open();
 
     // The browser finishes: the provider redirects to the scheme, the OS starts a second
     // Latchkey, and the running window signs in.
@@ -781,7 +822,7 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
 
     // The laptop is offline: the provider refuses connections.
     stack.idp.suspend().await;
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.text("#offline", "Offline — reconnecting").await;
     app.text("#offline-whose", "Jemma Doe").await;
     app.text("#nav-user", "offline").await;
@@ -903,7 +944,7 @@ async fn a_session_the_provider_ended_says_why_on_the_signed_out_view() {
         .await
         .unwrap();
     assert!(revoked.status().is_success());
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     let why = app.text("#session-ended", "Please sign in again").await;
     assert!(
         why.contains("Your provider ended the session (it was revoked or has expired)"),
@@ -1069,7 +1110,9 @@ async fn a_sign_in_can_be_copied_and_cancelled_from_the_waiting_view() {
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
     // The person takes their time in the browser: the window waits meanwhile.
-    let app = launch(&stack, 20_000).await;
+    // (its gate never opens: the browser gives up on its own after the test)
+    let gate = Gate::new(&stack);
+    let app = launch_gated(&stack, &gate).await;
     app.click("#login").await;
     app.text("#waiting", "Continue in your browser").await;
     let url = app.sign_in_url().await;
@@ -1093,7 +1136,7 @@ async fn a_sign_out_the_provider_could_not_confirm_is_revoked_later_without_a_cl
     let _one = ONE_WINDOW.lock().await;
     let stack = stack().await;
     let token = stored_session(&stack, "jemma").await;
-    let app = launch(&stack, 0).await;
+    let app = launch(&stack).await;
     app.text("#nav-user", "Jemma Doe").await;
     let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
     let live = vault

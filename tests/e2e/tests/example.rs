@@ -14,6 +14,7 @@ use window::*;
 async fn launch(config: &std::path::Path) -> App {
     let app = std::env::var("LATCHKEY_EXAMPLE_APP")
         .expect("LATCHKEY_EXAMPLE_APP names the built example: run `cargo xtask test`");
+    require_scripted_browser();
     launch_app(&app, |driver| {
         driver.env("EXAMPLE_AUTH_CONFIG", config);
     })

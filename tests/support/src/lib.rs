@@ -25,6 +25,12 @@ impl DevStack {
             None => settings.with_management(),
         };
         let idp = DevIdp::start(settings).await.expect("the dev IdP starts");
+        // A port is reused across a run's tests: a session an earlier test left for this
+        // issuer in Latchkey's vault entry is not this test's. (Errors: no vault, nothing
+        // to clear.)
+        let _ = latchkey_auth::Vault::for_client(idp.issuer(), DESKTOP_CLIENT_ID)
+            .delete()
+            .await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");

@@ -58,12 +58,16 @@ pub struct App {
     _driver: tokio::process::Child,
 }
 
-/// Starts the app built at `app` with the environment `setup` gives it (through tauri-driver).
-pub async fn launch_app(app: &str, setup: impl FnOnce(&mut tokio::process::Command)) -> App {
+/// The scripted browser must be the system browser, or a sign-in would open a real one.
+pub fn require_scripted_browser() {
     assert!(
         std::env::var_os("LATCHKEY_SCRIPTED_BROWSER").is_some(),
-        "run with `cargo xtask test`"
+        "run with `cargo xtask test`: the scripted browser plays the person's browser"
     );
+}
+
+/// Starts the app built at `app` with the environment `setup` gives it (through tauri-driver).
+pub async fn launch_app(app: &str, setup: impl FnOnce(&mut tokio::process::Command)) -> App {
     // reqwest brings ring and jsonwebtoken brings aws-lc-rs: name the one WebDriver uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (port, native_port) = (free_port(), free_port());

@@ -1,0 +1,1 @@
+//! The installed-package test lives in `tests/`; this crate has no library code.

@@ -1,0 +1,128 @@
+//! The installed package as a person gets it. `cargo xtask test` installs the .deb with dpkg
+//! and the .rpm with rpm (into a scratch root: this machine's own packages are Debian's),
+//! then runs this with `LATCHKEY_INSTALLED_APP=/usr/bin/latchkey` and
+//! `LATCHKEY_RPM_ROOT=<that root>`; it removes the .deb after.
+//!
+//! The installed app starts with no configuration, shows the set-up page (where the file
+//! goes, a complete example, the callback URLs), the OS hands sign-in links to it, and the
+//! CLI that came with it runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "../../e2e/tests/window/mod.rs"]
+mod window;
+use window::*;
+
+fn required(var: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("{var} is not set: `cargo xtask test` runs this after installing the package")
+    })
+}
+
+fn output(program: &Path, args: &[&str], config_home: &Path) -> (Option<i32>, String) {
+    let out = Command::new(program)
+        .args(args)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env_remove("LATCHKEY_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The CLI that came with a package: its version, and its doctor naming what is missing.
+fn check_cli(cli: &Path, config_home: &Path) {
+    let (code, printed) = output(cli, &["--version"], config_home);
+    assert_eq!(code, Some(0), "{} --version", cli.display());
+    assert_eq!(
+        printed.trim(),
+        concat!("latchkey-cli ", env!("CARGO_PKG_VERSION"))
+    );
+    let (code, said) = output(cli, &["doctor"], config_home);
+    assert_eq!(
+        code,
+        Some(1),
+        "doctor without a configuration fails: {said}"
+    );
+    assert!(said.contains("FAIL configuration"), "{said}");
+    assert!(
+        said.contains(
+            &config_home
+                .join("latchkey/auth_config.json")
+                .display()
+                .to_string()
+        ),
+        "doctor names where the file goes: {said}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_installed_deb_shows_its_setup_page_takes_sign_in_links_and_brings_the_cli() {
+    let app = required("LATCHKEY_INSTALLED_APP");
+    let config_home =
+        std::env::temp_dir().join(format!("latchkey-installed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&config_home);
+    std::fs::create_dir_all(&config_home).unwrap();
+
+    // The OS opens `dev.latchkey.desktop:` links with the installed entry.
+    let handler = Command::new("xdg-mime")
+        .args(["query", "default", "x-scheme-handler/dev.latchkey.desktop"])
+        .output()
+        .expect("xdg-mime runs");
+    assert_eq!(
+        String::from_utf8_lossy(&handler.stdout).trim(),
+        "Latchkey.desktop",
+        "the desktop database names the installed entry for sign-in links"
+    );
+
+    // A person who just installed it: no configuration anywhere.
+    let window = launch_app(&app.display().to_string(), |driver| {
+        driver
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env_remove("LATCHKEY_CONFIG");
+    })
+    .await;
+    let file = config_home.join("latchkey/auth_config.json");
+    window.text("#setup", &file.display().to_string()).await;
+    window
+        .text("#setup", "\"clientId\": \"latchkey-desktop\"")
+        .await;
+    window.text("#setup", "http://127.0.0.1:").await;
+    assert!(
+        !window.exists("#login").await,
+        "no sign-in button that cannot work"
+    );
+    window.screenshot("installed-first-window").await;
+    window.quit().await;
+
+    check_cli(Path::new("/usr/bin/latchkey-cli"), &config_home);
+    let _ = std::fs::remove_dir_all(&config_home);
+}
+
+#[test]
+fn the_rpm_installs_the_app_its_entry_and_a_cli_that_runs() {
+    let root = required("LATCHKEY_RPM_ROOT");
+    for file in [
+        "usr/bin/latchkey",
+        "usr/bin/latchkey-cli",
+        "usr/share/applications/Latchkey.desktop",
+    ] {
+        assert!(root.join(file).exists(), "the .rpm installed /{file}");
+    }
+    let entry =
+        std::fs::read_to_string(root.join("usr/share/applications/Latchkey.desktop")).unwrap();
+    assert!(entry.lines().any(|l| l == "Exec=latchkey %u"), "{entry}");
+    assert!(
+        entry
+            .lines()
+            .any(|l| l == "MimeType=x-scheme-handler/dev.latchkey.desktop;"),
+        "{entry}"
+    );
+    let config_home = std::env::temp_dir().join(format!("latchkey-rpm-{}", std::process::id()));
+    std::fs::create_dir_all(&config_home).unwrap();
+    check_cli(&root.join("usr/bin/latchkey-cli"), &config_home);
+    let _ = std::fs::remove_dir_all(&config_home);
+}
