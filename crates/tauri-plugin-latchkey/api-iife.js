@@ -11,6 +11,7 @@ if ("__TAURI__" in window) {
       login: function () { return invoke("login"); },
       loginAnotherAccount: function () { return invoke("login_another_account"); },
       signup: function () { return invoke("signup"); },
+      deviceLogin: function () { return invoke("device_login"); },
       cancelLogin: function () { return invoke("cancel_login"); },
       logout: function () { return invoke("logout"); },
       endProviderSession: function () { return invoke("end_provider_session"); },

@@ -4,6 +4,7 @@ const COMMANDS: &[&str] = &[
     "session",
     "login",
     "login_another_account",
+    "device_login",
     "signup",
     "cancel_login",
     "logout",

@@ -15,7 +15,7 @@ use components::nav::NavBar;
 use components::offline::{Offline, OfflinePage};
 use components::provider_session::ProviderSessionNotice;
 use components::setup::Setup;
-use components::waiting::Waiting;
+use components::waiting::{Waiting, WaitingForDevice};
 use pages::external_api::ExternalApiPage;
 use pages::home::HomePage;
 use pages::profile::ProfilePage;
@@ -63,6 +63,9 @@ fn App() -> View {
                 Screen::Waiting { sign_in_url, signup, refused } => view! {
                     Waiting(sign_in_url=sign_in_url, signup=signup, refused=refused.unwrap_or_default())
                 },
+                Screen::WaitingForDevice { verification_uri, user_code } => view! {
+                    WaitingForDevice(verification_uri=verification_uri, user_code=user_code)
+                },
                 Screen::SignedOut { message, provider_session, ended } => view! {
                     (match ended.clone() {
                         Some(why) => view! {
@@ -107,6 +110,10 @@ enum Screen {
         signup: bool,
         refused: Option<String>,
     },
+    WaitingForDevice {
+        verification_uri: String,
+        user_code: String,
+    },
     SignedOut {
         message: Option<String>,
         provider_session: ProviderSession,
@@ -147,6 +154,14 @@ impl Screen {
                 sign_in_url,
                 signup,
                 refused,
+            },
+            SessionView::WaitingForDevice {
+                verification_uri,
+                user_code,
+                ..
+            } => Self::WaitingForDevice {
+                verification_uri,
+                user_code,
             },
             SessionView::SignedOut {
                 message,

@@ -107,6 +107,11 @@ pub async fn login_another_account() -> Result<(), String> {
     invoke(commands::LOGIN_ANOTHER_ACCOUNT, ()).await
 }
 
+/// Starts a device sign-in (RFC 8628); the view shows the code to enter.
+pub async fn device_login() -> Result<(), String> {
+    invoke(commands::DEVICE_LOGIN, ()).await
+}
+
 /// Starts a sign-up.
 pub async fn signup() -> Result<(), String> {
     invoke(commands::SIGNUP, ()).await

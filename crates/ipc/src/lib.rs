@@ -23,6 +23,10 @@ pub mod commands {
     pub const LOGIN: &str = "plugin:latchkey|login";
     /// "Use another account": the provider's account chooser or login screen.
     pub const LOGIN_ANOTHER_ACCOUNT: &str = "plugin:latchkey|login_another_account";
+    /// Starts a device sign-in (RFC 8628), for a device without a browser: the view shows
+    /// the code to enter elsewhere. Not in `latchkey:default`; grant
+    /// `latchkey:allow-device-login` where the app wants it.
+    pub const DEVICE_LOGIN: &str = "plugin:latchkey|device_login";
     /// Starts a sign-up (Auth0 `screen_hint=signup`).
     pub const SIGNUP: &str = "plugin:latchkey|signup";
     /// Stops waiting for the browser.
@@ -86,6 +90,18 @@ pub enum SessionView {
         /// Set when an answer that does not belong to this sign-in was refused (wrong `state`).
         #[serde(default)]
         refused: Option<String>,
+    },
+    /// A device sign-in (RFC 8628) waits for the person to enter `user_code` at
+    /// `verification_uri`, on this device or another. The code alone signs nobody in: the
+    /// device code that goes with it stays in Rust.
+    WaitingForDevice {
+        verification_uri: String,
+        /// The same page with the code filled in, when the provider gives one.
+        #[serde(default)]
+        verification_uri_complete: Option<String>,
+        user_code: String,
+        /// How long the code stays valid, in seconds.
+        expires_in_secs: u64,
     },
     /// Somebody is signed in.
     SignedIn { profile: ProfileView },

@@ -41,6 +41,14 @@ export type SessionView =
       };
     }
   | { waitingForBrowser: { signInUrl: string; signup: boolean; refused: string | null } }
+  | {
+      waitingForDevice: {
+        verificationUri: string;
+        verificationUriComplete: string | null;
+        userCode: string;
+        expiresInSecs: number;
+      };
+    }
   | { signedIn: { profile: ProfileView } }
   | { offline: { profile: ProfileView | null; reason: string; details: string } };
 
@@ -72,6 +80,9 @@ export const session = (): Promise<SessionView> => command("session");
 export const login = (): Promise<void> => command("login");
 /** "Use another account": the provider's account chooser or login screen. */
 export const loginAnotherAccount = (): Promise<void> => command("login_another_account");
+/** A device sign-in (RFC 8628): the view shows the code to enter at the provider. Needs the
+ * `latchkey:allow-device-login` permission. */
+export const deviceLogin = (): Promise<void> => command("device_login");
 /** Opens the provider's sign-up screen. */
 export const signup = (): Promise<void> => command("signup");
 /** Stops waiting for the browser. */

@@ -27,6 +27,12 @@ pub(crate) fn login_another_account<R: Runtime>(app: AppHandle<R>) -> Result<()>
     })
 }
 
+/// A device sign-in (RFC 8628), for a device without a browser: the view shows the code.
+#[tauri::command]
+pub(crate) fn device_login<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+    app.latchkey().device_login()
+}
+
 #[tauri::command]
 pub(crate) fn signup<R: Runtime>(app: AppHandle<R>) -> Result<()> {
     app.latchkey().login(LoginOptions {

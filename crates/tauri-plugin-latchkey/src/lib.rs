@@ -154,6 +154,7 @@ impl Builder {
                 commands::session,
                 commands::login,
                 commands::login_another_account,
+                commands::device_login,
                 commands::signup,
                 commands::cancel_login,
                 commands::logout,

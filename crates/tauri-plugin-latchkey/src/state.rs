@@ -64,6 +64,8 @@ pub struct Latchkey<R: Runtime> {
     end_session: Mutex<Option<Url>>,
     /// "Retry now" in the offline view wakes the reconnecting session.
     retry_now: Arc<tokio::sync::Notify>,
+    /// The device sign-in in progress, which a cancel (or a new sign-in) ends.
+    device: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
 /// The signed-in machinery for one configuration.
@@ -105,6 +107,7 @@ impl<R: Runtime> Latchkey<R> {
             view: Mutex::new(SessionView::Loading),
             end_session: Mutex::new(None),
             retry_now: Arc::new(tokio::sync::Notify::new()),
+            device: Mutex::new(None),
         }
     }
 
@@ -165,6 +168,9 @@ impl<R: Runtime> Latchkey<R> {
     /// Starts a sign-in in the system browser; its progress arrives as session views.
     pub fn login(&self, options: LoginOptions) -> Result<()> {
         let session = self.session()?;
+        if let Some(device) = lock(&self.device).take() {
+            device.abort();
+        }
         let signup = options.signup;
         let app = self.app.clone();
         tauri::async_runtime::spawn(async move {
@@ -195,9 +201,44 @@ impl<R: Runtime> Latchkey<R> {
         Ok(())
     }
 
-    /// Stops waiting for the browser.
+    /// Starts a device sign-in (RFC 8628): the view shows the code to enter at the provider,
+    /// on this device or another, and becomes signed in when the person approves.
+    pub fn device_login(&self) -> Result<()> {
+        let session = self.session()?;
+        session.cancel_login();
+        let app = self.app.clone();
+        let task = tauri::async_runtime::spawn(async move {
+            let latchkey = app.latchkey_state();
+            let result = session
+                .login_device(|code| {
+                    latchkey.publish(SessionView::WaitingForDevice {
+                        verification_uri: code.verification_uri.to_string(),
+                        verification_uri_complete: code.verification_uri_complete.clone(),
+                        user_code: code.user_code.clone(),
+                        expires_in_secs: code.expires_in.as_secs(),
+                    });
+                })
+                .await;
+            match result {
+                Ok(profile) => latchkey.publish(signed_in(&profile)),
+                Err(err) => latchkey.publish(signed_out(Some(err.to_string()))),
+            }
+        });
+        if let Some(earlier) = lock(&self.device).replace(task) {
+            earlier.abort();
+        }
+        Ok(())
+    }
+
+    /// Stops waiting for the browser, or for the device sign-in's approval.
     pub fn cancel_login(&self) -> Result<()> {
         self.session()?.cancel_login();
+        if let Some(device) = lock(&self.device).take() {
+            device.abort();
+            if matches!(self.view(), SessionView::WaitingForDevice { .. }) {
+                self.publish(signed_out(None));
+            }
+        }
         Ok(())
     }
 

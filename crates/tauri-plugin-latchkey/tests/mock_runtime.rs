@@ -398,3 +398,78 @@ fn retry_now_reconnects_an_offline_start_at_once_whatever_the_backoff() {
     };
     assert_eq!(profile.sub, "dev-idp|jemma");
 }
+
+#[test]
+fn a_device_sign_in_needs_its_own_grant_shows_the_code_and_signs_in_once_approved() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stack = runtime.block_on(DevStack::start());
+    let config = Config::parse(&stack.config_json().to_string(), "test").unwrap();
+    let identity = AppIdentity::new("Plugin Tests").with_vault_service(format!(
+        "Latchkey plugin device tests {}",
+        stack.idp.addr().port()
+    ));
+    let builder = || tauri_plugin_latchkey::Builder::new(config.clone()).app(identity.clone());
+
+    // `latchkey:default` leaves it out: an app grants it where it wants it.
+    let app = TestApp::start(builder(), None, &["latchkey:default"]).unwrap();
+    let err = app.invoke("device_login", json!({})).unwrap_err();
+    assert!(message(&err).contains("not allowed"), "{err}");
+    drop(app);
+
+    let app = TestApp::start(
+        builder(),
+        None,
+        &["latchkey:default", "latchkey:allow-device-login"],
+    )
+    .unwrap();
+    app.wait_for("signed-out", |v| matches!(v, SessionView::SignedOut { .. }));
+    // Started and cancelled: back to signed out, nothing stored.
+    app.invoke("device_login", json!({})).unwrap();
+    app.wait_for("device code", |v| {
+        matches!(v, SessionView::WaitingForDevice { .. })
+    });
+    app.invoke("cancel_login", json!({})).unwrap();
+    app.wait_for("signed-out", |v| matches!(v, SessionView::SignedOut { .. }));
+
+    app.invoke("device_login", json!({})).unwrap();
+    let view = app.wait_for("device code", |v| {
+        matches!(v, SessionView::WaitingForDevice { .. })
+    });
+    let SessionView::WaitingForDevice {
+        verification_uri,
+        user_code,
+        ..
+    } = view
+    else {
+        unreachable!()
+    };
+    // The person approves on another device.
+    let approved = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(&verification_uri)
+            .form(&[
+                ("user_code", user_code.as_str()),
+                ("username", "paul"),
+                ("password", "todo"),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(approved.contains("Device connected"), "{approved}");
+    let view = app.wait_for("signed-in", |v| matches!(v, SessionView::SignedIn { .. }));
+    let SessionView::SignedIn { profile } = view else {
+        unreachable!()
+    };
+    assert_eq!(profile.sub, "dev-idp|paul");
+    let seen = app.seen.all();
+    assert!(!seen.contains("eyJ"), "a JWT reached the page: {seen}");
+    let store = SessionStore::for_app(&identity, stack.idp.issuer(), &config.client_id);
+    let refresh = runtime.block_on(store.refresh_token()).unwrap().unwrap();
+    assert!(!seen.contains(refresh.secret()));
+    app.invoke("logout", json!({})).unwrap();
+}

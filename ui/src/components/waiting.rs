@@ -34,3 +34,18 @@ pub fn Waiting(sign_in_url: String, signup: bool, refused: String) -> View {
         }
     }
 }
+
+/// A device sign-in (an app that asked the plugin for one): the code to enter at the provider.
+#[component(inline_props)]
+pub fn WaitingForDevice(verification_uri: String, user_code: String) -> View {
+    let state = use_context::<AppState>();
+    view! {
+        div(id="waiting-device", class="card waiting") {
+            div(class="spinner") {}
+            h2 { "Approve this device" }
+            p(class="muted") { "On any device, open " strong { (verification_uri) } " and enter this code:" }
+            p(id="device-code", class="device-code") { (user_code) }
+            button(id="cancel-login", class="danger", on:click=move |_| state.run(guest::cancel_login)) { "Cancel" }
+        }
+    }
+}
