@@ -133,11 +133,41 @@ fn check_library() -> Result {
         .args(["doc", "--no-deps", "--quiet"])
         .args(crates.clone()))?;
     forget_unpacked_library_crates();
+    forget_built_library_crates(&target_dir().join("debug"));
     // --allow-dirty: the run itself writes generated files; this checks packaging, it does not
     // publish.
     run(cargo()
         .args(["package", "--allow-dirty", "--quiet"])
         .args(crates))
+}
+
+/// The verify build takes the library crates from a local registry, at a version that does
+/// not change; cargo holds a registry crate immutable and would reuse last run's build of it
+/// after a change. Its builds are told apart from the workspace's by their sources (their
+/// dep-info names `registry/src/-…`), and their fingerprints are dropped so they are rebuilt.
+fn forget_built_library_crates(profile_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(profile_dir.join("deps")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = file.strip_suffix(".d") else {
+            continue;
+        };
+        let Some((name, hash)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        let krate = name.replace('_', "-");
+        if !LIBRARY_CRATES.contains(&krate.as_str()) {
+            continue;
+        }
+        let from_registry = std::fs::read_to_string(entry.path())
+            .is_ok_and(|info| info.contains("/registry/src/-"));
+        if from_registry {
+            let _ =
+                std::fs::remove_dir_all(profile_dir.join(format!(".fingerprint/{krate}-{hash}")));
+        }
+    }
 }
 
 /// The plugin's JavaScript binding: compiled by TypeScript (strict, with its types) and packed
