@@ -30,10 +30,11 @@ pub fn redirect_uri(config: &tauri::Config) -> Option<Url> {
 /// The single-instance plugin's callback: hands the links a second launch was started with to
 /// the waiting sign-in, and shows the window.
 ///
-/// ```ignore
-/// .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+/// ```no_run
+/// // tauri_plugin_single_instance::init(callback), registered before this plugin:
+/// fn callback<R: tauri::Runtime>(app: &tauri::AppHandle<R>, argv: Vec<String>, _cwd: String) {
 ///     tauri_plugin_latchkey::second_launch(app, argv)
-/// }))
+/// }
 /// ```
 pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     if app.try_state::<crate::Latchkey<R>>().is_some() {

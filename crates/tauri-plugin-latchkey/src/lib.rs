@@ -2,12 +2,14 @@
 //! with PKCE in the system browser, answered on a loopback redirect (RFC 8252) or a deep link,
 //! the refresh token in the OS credential vault, and **no token ever in the web view**.
 //!
-//! ```ignore
-//! tauri::Builder::default()
+//! ```no_run
+//! # fn run<R: tauri::Runtime>(context: tauri::Context<R>) {
+//! tauri::Builder::<R>::new()
 //!     // Reads `plugins.latchkey` from tauri.conf.json (issuer, clientId, apiUrl, …).
 //!     .plugin(tauri_plugin_latchkey::init())
-//!     .run(tauri::generate_context!())
+//!     .run(context) // tauri::generate_context!() in an app
 //!     .expect("error while running tauri application");
+//! # }
 //! ```
 //!
 //! The web view calls the commands in [`latchkey_ipc::commands`] (grant them with the
