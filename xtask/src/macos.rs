@@ -1,6 +1,7 @@
 //! macOS, type-checked from Linux in every test run: cargo-zigbuild (from PyPI, with
 //! ziglang's `zig cc` and its macOS libc headers, so ring's build script runs) lints the crates
-//! with macOS-only code — the engine (the Keychain store) and the CLI — for
+//! with macOS-only code — the engine (the Keychain store), the CLI and the Tauri plugin (its
+//! deep-link code differs there) — for
 //! aarch64-apple-darwin. Nothing can be linked here (no Apple SDK): this is a type check, and
 //! the release workflow builds and signs the real app on a macOS runner.
 
@@ -15,7 +16,7 @@ pub(crate) const ZIGBUILD: (&str, &str) = ("cargo-zigbuild", "0.24.0");
 
 pub(crate) const MACOS_TARGET: &str = "aarch64-apple-darwin";
 
-/// Lints the engine and the CLI for macOS with `-D warnings`.
+/// Lints the engine, the CLI and the plugin for macOS with `-D warnings`.
 pub(crate) fn macos() -> Result {
     ensure_rust_target(MACOS_TARGET)?;
     let bin = ensure_pip_tool("zigbuild", "cargo-zigbuild", "--version", ZIGBUILD)?;
@@ -35,6 +36,13 @@ pub(crate) fn macos() -> Result {
     run(lint
         .env("PATH", format!("{}:{path}", bin.display()))
         .args(["clippy", "--quiet", "--target", MACOS_TARGET])
-        .args(["-p", "latchkey-auth", "-p", "latchkey-cli"])
+        .args([
+            "-p",
+            "latchkey-auth",
+            "-p",
+            "latchkey-cli",
+            "-p",
+            "tauri-plugin-latchkey",
+        ])
         .args(["--", "-D", "warnings"]))
 }

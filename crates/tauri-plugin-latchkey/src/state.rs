@@ -421,7 +421,9 @@ impl<R: Runtime> Latchkey<R> {
         }
     }
 
-    /// The configured redirect mode, when there is a usable configuration.
+    /// The configured redirect mode, when there is a usable configuration (Linux and
+    /// Windows register the scheme themselves in a development build).
+    #[cfg(any(target_os = "linux", windows))]
     pub(crate) fn redirect_mode(&self) -> Option<latchkey_auth::RedirectMode> {
         self.session().ok().map(|s| s.config().redirect)
     }
