@@ -1,4 +1,7 @@
-//! Memory: the proportional set size of the app and its WebKit processes.
+//! Memory and CPU: the proportional set size of the app and its WebKit processes, and the
+//! time their threads run.
+
+use std::collections::HashMap;
 
 /// The proportional set size (MiB) of one app's process group, by the part each process plays.
 #[derive(Clone, Copy, Debug, Default)]
@@ -67,32 +70,70 @@ pub(crate) fn group_pss(group: u32) -> GroupPss {
     sum
 }
 
-/// The CPU time (user and system, seconds) the processes of group `group` have used so far.
-pub(crate) fn group_cpu_seconds(group: u32) -> f64 {
+/// The CPU time each thread of the processes of group `group` has run so far, in nanoseconds
+/// (`/proc/PID/task/TID/schedstat`: the scheduler's own account, exact where `stat`'s
+/// utime and stime count 10 ms clock ticks, too coarse for an idle minute).
+pub(crate) fn group_cpu_ns(group: u32) -> HashMap<(u32, u32), u64> {
+    let mut threads = HashMap::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return f64::NAN;
+        return threads;
     };
-    // USER_HZ: 100 on every Linux this runs on (procfs reports clock ticks).
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let mut ticks = 0u64;
     for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         let Some((_, rest)) = stat.rsplit_once(')') else {
             continue;
         };
-        // After `comm`: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-        // utime stime …
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.get(2).and_then(|p| p.parse::<u32>().ok()) != Some(group) {
+        // After `comm`: state ppid pgrp …
+        if rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok())
+            != Some(group)
+        {
             continue;
         }
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
+        let Ok(tasks) = std::fs::read_dir(entry.path().join("task")) else {
+            continue;
         };
-        ticks += field(11) + field(12);
+        for task in tasks.flatten() {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let schedstat =
+                std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            if let Some(ns) = schedstat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+            {
+                threads.insert((pid, tid), ns);
+            }
+        }
     }
-    ticks as f64 / TICKS_PER_SECOND
+    threads
+}
+
+/// The CPU seconds the group's threads ran between two [`group_cpu_ns`] readings: every
+/// thread alive at the second, less what it had run at the first. A thread that ended in
+/// between is not counted (an idle app starts and ends none it would run in).
+pub(crate) fn cpu_seconds_between(
+    before: &HashMap<(u32, u32), u64>,
+    after: &HashMap<(u32, u32), u64>,
+) -> f64 {
+    let ns: u64 = after
+        .iter()
+        .map(|(thread, ns)| ns.saturating_sub(before.get(thread).copied().unwrap_or(0)))
+        .sum();
+    ns as f64 / 1e9
 }

@@ -14,11 +14,14 @@ use crate::util::{cargo, run};
 /// cargo-zigbuild from PyPI, pinned; it pulls ziglang.
 pub(crate) const ZIGBUILD: (&str, &str) = ("cargo-zigbuild", "0.24.0");
 
-pub(crate) const MACOS_TARGET: &str = "aarch64-apple-darwin";
+/// Apple silicon and Intel Macs.
+pub(crate) const MACOS_TARGETS: [&str; 2] = ["aarch64-apple-darwin", "x86_64-apple-darwin"];
 
-/// Lints the engine, the CLI and the plugin for macOS with `-D warnings`.
+/// Lints every shipped crate for both macOS targets with `-D warnings`.
 pub(crate) fn macos() -> Result {
-    ensure_rust_target(MACOS_TARGET)?;
+    for target in MACOS_TARGETS {
+        ensure_rust_target(target)?;
+    }
     let bin = ensure_pip_tool("zigbuild", "cargo-zigbuild", "--version", ZIGBUILD)?;
     let zigbuild = bin.join("cargo-zigbuild");
     // cargo-zigbuild finds zig through the venv's Python (`python -m ziglang`).
@@ -33,16 +36,25 @@ pub(crate) fn macos() -> Result {
     if let Some(dir) = template.get_current_dir() {
         lint.current_dir(dir);
     }
-    run(lint
-        .env("PATH", format!("{}:{path}", bin.display()))
-        .args(["clippy", "--quiet", "--target", MACOS_TARGET])
-        .args([
-            "-p",
-            "latchkey-auth",
-            "-p",
-            "latchkey-cli",
-            "-p",
-            "tauri-plugin-latchkey",
-        ])
-        .args(["--", "-D", "warnings"]))
+    lint.env("PATH", format!("{}:{path}", bin.display()))
+        .args(["clippy", "--quiet"])
+        .args(MACOS_TARGETS.iter().flat_map(|t| ["--target", t]))
+        .args(SHIPPED.iter().flat_map(|p| ["-p", p]))
+        // The deep-link code differs on macOS (an "open URL" event, no registration).
+        .args(["--features", "tauri-plugin-latchkey/deep-link"])
+        .args(["--", "-D", "warnings"]);
+    run(&mut lint)
 }
+
+/// The crates people install or build on: the app, the engine, the plugin and its guest
+/// binding's contract, the CLI, the sample API and the dev IdP.
+const SHIPPED: [&str; 8] = [
+    "latchkey",
+    "latchkey-auth",
+    "latchkey-http",
+    "latchkey-ipc",
+    "tauri-plugin-latchkey",
+    "latchkey-cli",
+    "latchkey-api",
+    "latchkey-dev-idp",
+];

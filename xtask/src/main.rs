@@ -15,9 +15,11 @@
 //! - `cargo xtask bench`: builds the release app and API, installs wrk and the Express peer,
 //!   measures start-up, sign-in overhead, sizes, memory, refresh contention and API throughput,
 //!   and writes `bench/results.json` and `bench/RESULTS.md` (not part of the test run).
-//!   `--only SECTION` (sizes, sign-in, refresh, startup, api) runs one and records nothing.
+//!   `--only SECTION` (sizes, sign-in, refresh, startup, plugin, api) runs one and records nothing.
 //! - `cargo xtask windows`: lints and builds the app, the CLI, the engine, the API and the dev
 //!   IdP for `x86_64-pc-windows-gnu` (mingw-w64), as the test run does.
+//! - `cargo xtask macos`: lints the shipped crates for `aarch64-apple-darwin` and
+//!   `x86_64-apple-darwin` (cargo-zigbuild; a type check, nothing linked), as the test run does.
 //! - `cargo xtask fuzz [--seconds N]`: runs every fuzz target in `fuzz/` (cargo-fuzz on the
 //!   nightly toolchain, both installed when missing) for N seconds each (60 by default) from
 //!   its committed seeds; the test run gives each a 10 s smoke.
@@ -51,14 +53,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::test(),
-        Some("ui") => install::ensure_packages(install::BUILD_PACKAGES).and_then(|()| {
-            ui::ui(
-                args.iter().any(|a| a == "--release"),
-                args.iter().any(|a| a == "--ipc-log"),
-            )
-        }),
+        Some("ui") => install::ensure_packages(install::BUILD_PACKAGES)
+            .and_then(|()| ui::ui(args.iter().any(|a| a == "--release"))),
         Some("dev-stack") => dev_stack::dev_stack(),
         Some("windows") => windows::windows().map(|_| ()),
+        Some("macos") => macos::macos(),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => dev_stack::demo(),
@@ -68,7 +67,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench [--only SECTION]|bundle [--debug]|ui [--release]|dev-stack|windows|fuzz [--seconds N]>"
+                "usage: cargo xtask <demo|test|bench [--only SECTION]|bundle [--debug]|ui [--release]|dev-stack|windows|macos|fuzz [--seconds N]>"
             );
             return ExitCode::from(2);
         }

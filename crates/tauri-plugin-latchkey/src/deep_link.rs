@@ -10,8 +10,10 @@ use latchkey_auth::parse_link;
 use tauri::{AppHandle, Manager, Runtime};
 use url::Url;
 
+use crate::LatchkeyExt;
 use crate::state::bring_to_front;
-use crate::{Error, LatchkeyExt, Result};
+#[cfg(feature = "deep-link")]
+use crate::{Error, Result};
 
 /// The path of the deep-link redirect URI.
 const CALLBACK_PATH: &str = "/callback";
@@ -45,6 +47,7 @@ pub fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     bring_to_front(app);
 }
 
+#[cfg(feature = "deep-link")]
 /// Listens for the OS's "open URL" events, and registers the scheme with the OS where no
 /// installer did (a development build, an AppImage).
 pub(crate) fn listen<R: Runtime>(app: &AppHandle<R>, redirect: &Url) -> Result<()> {
@@ -62,6 +65,7 @@ pub(crate) fn listen<R: Runtime>(app: &AppHandle<R>, redirect: &Url) -> Result<(
     Ok(())
 }
 
+#[cfg(feature = "deep-link")]
 /// Registers the scheme with the OS where no installer did: a development build, or an
 /// AppImage (the .deb, .rpm, .msi and macOS bundles declare it themselves).
 fn register_if_unpackaged<R: Runtime>(

@@ -20,8 +20,8 @@
 //!
 //! What the plugin does for the app: restores the stored session at start (silently, from the
 //! vault), keeps an offline session and reconnects with backoff, retries a revocation the
-//! provider has not confirmed, takes deep-link answers when the app opts in
-//! ([`Builder::deep_links`], with [`second_launch`] as the single-instance callback), and
+//! provider has not confirmed, takes deep-link answers when the app opts in (the `deep-link`
+//! feature and `Builder::deep_links`, with [`second_launch`] as the single-instance callback), and
 //! ends the provider's browser session after a log-out when asked.
 
 #![warn(missing_docs)]
@@ -126,7 +126,9 @@ impl Builder {
     /// Takes the provider's answer on a deep link as well, for `"redirect": "deep-link"`: the
     /// first scheme of `plugins.deep-link.desktop.schemes`, `{scheme}:/callback`. Register
     /// `tauri_plugin_deep_link::init()` before this plugin, and on Linux and Windows the
-    /// single-instance plugin with [`second_launch`] as its callback.
+    /// single-instance plugin with [`second_launch`] as its callback. Needs the plugin's
+    /// `deep-link` feature.
+    #[cfg(feature = "deep-link")]
     pub fn deep_links(mut self) -> Self {
         self.deep_links = true;
         self
@@ -197,6 +199,7 @@ impl Builder {
                     },
                 );
                 app.manage(latchkey);
+                #[cfg(feature = "deep-link")]
                 if let Some(redirect) = deep_link {
                     deep_link::listen(app, &redirect)?;
                 }

@@ -423,7 +423,7 @@ impl<R: Runtime> Latchkey<R> {
 
     /// The configured redirect mode, when there is a usable configuration (Linux and
     /// Windows register the scheme themselves in a development build).
-    #[cfg(any(target_os = "linux", windows))]
+    #[cfg(all(feature = "deep-link", any(target_os = "linux", windows)))]
     pub(crate) fn redirect_mode(&self) -> Option<latchkey_auth::RedirectMode> {
         self.session().ok().map(|s| s.config().redirect)
     }
