@@ -30,7 +30,7 @@ pub fn run() {
         .init();
     let context = tauri::generate_context!();
     let instance = deep_link::instance_id(&context.config().identifier);
-    let result = tauri::Builder::default()
+    let builder = tauri::Builder::default()
         // First, so a second launch ends before it opens anything.
         .plugin(
             tauri_plugin_single_instance::Builder::new()
@@ -46,7 +46,11 @@ pub fn run() {
                 .setup_example(DEV_STACK_JSON)
                 .build(),
         )
-        .manage(mark::Marks::default())
+        .manage(mark::Marks::default());
+    // The window tests' view of the IPC, from outside the page (never in an installer).
+    #[cfg(feature = "ipc-observer")]
+    let builder = builder.plugin(latchkey_ipc_observer::init());
+    let result = builder
         .invoke_handler(tauri::generate_handler![
             data::todos,
             data::add_todo,

@@ -55,7 +55,7 @@ pub(crate) fn bench(args: &[String]) -> Result {
     }
     let target = target_dir();
     // The release app as people install it (the bundle step also records its sizes).
-    ui(true, false)?;
+    ui(true)?;
     bundle(false)?;
     run(cargo().args([
         "build",

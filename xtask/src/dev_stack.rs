@@ -37,7 +37,7 @@ pub(crate) fn demo() -> Result {
         .copied()
         .collect();
     ensure_packages(&packages)?;
-    ui(true, false)?;
+    ui(true)?;
     build_app()?;
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;

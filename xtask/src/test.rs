@@ -4,7 +4,6 @@ use std::process::Command;
 
 use crate::Result;
 use crate::bundle::bundle;
-use crate::dev_stack::build_app;
 use crate::install::{BUILD_PACKAGES, TEST_PACKAGES, ensure_cargo_tool, ensure_packages};
 use crate::interop::{ensure_dot_provider, ensure_interop_provider};
 use crate::package_check::check_installed_package;
@@ -32,7 +31,7 @@ pub(crate) fn test() -> Result {
     ensure_interop_provider()?;
     let dot_python = ensure_dot_provider()?;
     let target = target_dir();
-    ui(true, true)?;
+    ui(true)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     lint_workflows()?;
     run(cargo().args([
@@ -50,15 +49,23 @@ pub(crate) fn test() -> Result {
     // Windows: linted and built for x86_64-pc-windows-gnu; its CLI runs a session under Wine.
     let windows_build = windows()?;
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
-    build_app()?;
-    // The plugin's example app, driven in its own window test.
+    // The app and the plugin's example app for the window tests, each with the observer that
+    // records what its web view receives from outside the page (the tests scan it for tokens).
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "latchkey",
+        "--features",
+        "custom-protocol,ipc-observer",
+    ]))?;
     run(cargo().args([
         "build",
         "--quiet",
         "-p",
         "latchkey-example-minimal",
         "--features",
-        "custom-protocol",
+        "custom-protocol,ipc-observer",
     ]))?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 

@@ -9,10 +9,8 @@ use crate::install::{ensure_cargo_tool, ensure_npm_tools, ensure_rust_target, lo
 use crate::util::{cargo, run, target_dir, workspace_root};
 
 /// Builds the UI into ui/dist; a release build is optimised for size by binaryen's wasm-opt
-/// (from npm: Debian's binaryen 108 writes a wasm that WebKit rejects). `ipc_log` keeps every
-/// payload the page receives in `window.__latchkeyIpcLog` for the window tests; the bundles
-/// (`beforeBuildCommand`) never have it.
-pub(crate) fn ui(release: bool, ipc_log: bool) -> Result {
+/// (from npm: Debian's binaryen 108 writes a wasm that WebKit rejects).
+pub(crate) fn ui(release: bool) -> Result {
     ensure_rust_target("wasm32-unknown-unknown")?;
     ensure_cargo_tool("wasm-bindgen-cli", &locked_version("wasm-bindgen")?, false)?;
     let mut build = cargo();
@@ -26,9 +24,6 @@ pub(crate) fn ui(release: bool, ipc_log: bool) -> Result {
     ]);
     if release {
         build.arg("--release");
-    }
-    if ipc_log {
-        build.args(["--features", "latchkey-ui/ipc-log"]);
     }
     run(&mut build)?;
     let profile = if release { "release" } else { "debug" };

@@ -46,7 +46,7 @@ pub(crate) fn windows() -> Result<WindowsBuild> {
     ensure_packages(PACKAGES)?;
     ensure_rust_target(TARGET)?;
     if !workspace_root().join("ui/dist/index.html").exists() {
-        crate::ui::ui(false, false)?;
+        crate::ui::ui(false)?;
     }
     let packages: Vec<&str> = NATIVE_CRATES.iter().flat_map(|c| ["-p", *c]).collect();
     let windows_cargo = || {

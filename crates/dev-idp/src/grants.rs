@@ -39,7 +39,13 @@ pub(crate) struct GrantState {
     pub(crate) redeemed_codes: HashMap<String, Option<String>>,
     pub(crate) refresh: HashMap<String, RefreshRecord>,
     pub(crate) revoked_families: std::collections::HashSet<String>,
+    /// The latest refresh tokens issued, revoked or not, for tests that prove none reached a
+    /// place it must not (at most [`ISSUED_KEPT`]).
+    pub(crate) issued: std::collections::VecDeque<String>,
 }
+
+/// How many issued refresh tokens [`GrantState::issued`] keeps.
+const ISSUED_KEPT: usize = 4096;
 
 #[derive(Default)]
 pub(crate) struct Grants(pub(crate) Mutex<GrantState>);
@@ -61,6 +67,11 @@ impl Grants {
             .is_some_and(|r| !r.used && !state.revoked_families.contains(&r.family))
     }
 
+    pub(crate) fn issued_refresh_tokens(&self) -> Vec<String> {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.issued.iter().cloned().collect()
+    }
+
     pub(crate) fn active_count(&self) -> usize {
         let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         state
@@ -77,6 +88,10 @@ impl Grants {
     ) -> String {
         let token = crate::random_token(bytes.clamp(16, 8192));
         state.refresh.insert(token.clone(), record);
+        if state.issued.len() == ISSUED_KEPT {
+            state.issued.pop_front();
+        }
+        state.issued.push_back(token.clone());
         token
     }
 

@@ -601,6 +601,12 @@ impl DevIdp {
         self.provider.grants.active_count()
     }
 
+    /// The refresh tokens this provider issued (the latest 4096), used and revoked ones too:
+    /// for tests that prove none reached a place it must not, such as a web view.
+    pub fn issued_refresh_tokens(&self) -> Vec<String> {
+        self.provider.grants.issued_refresh_tokens()
+    }
+
     /// Whether `refresh_token` would still be accepted by the token endpoint.
     pub fn refresh_token_is_active(&self, refresh_token: &str) -> bool {
         self.provider.grants.is_active(refresh_token)

@@ -2,10 +2,6 @@
 //! the plugin's commands as typed functions, and its session event. A rejected command is an
 //! `Err` with the plugin's message, never a panic. Needs `withGlobalTauri` (the binding calls
 //! `window.__TAURI__`).
-//!
-//! With the `ipc-log` feature (for tests only) every command the page invokes and every
-//! payload the native side hands it is also kept in `window.__latchkeyIpcLog`, so an
-//! end-to-end test can see what the page asked for and prove no answer holds a token.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,55 +21,20 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-#[cfg(feature = "ipc-log")]
-thread_local! {
-    static IPC_LOG: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Keeps `value` in `window.__latchkeyIpcLog` (with `ipc-log` only).
-fn record(value: &JsValue) {
-    #[cfg(feature = "ipc-log")]
-    {
-        let Some(text) = js_sys::JSON::stringify(value)
-            .ok()
-            .and_then(|t| t.as_string())
-        else {
-            return;
-        };
-        let entries: js_sys::Array = IPC_LOG.with(|log| {
-            let mut log = log.borrow_mut();
-            log.push(text);
-            log.iter().map(|e| JsValue::from_str(e)).collect()
-        });
-        if let Some(window) = web_sys::window() {
-            let _ = js_sys::Reflect::set(&window, &JsValue::from_str("__latchkeyIpcLog"), &entries);
-        }
-    }
-    #[cfg(not(feature = "ipc-log"))]
-    let _ = value;
-}
-
 /// Calls a command (the plugin's or the app's own); an error is the message it gave.
 pub async fn invoke<T: DeserializeOwned>(cmd: &str, args: impl Serialize) -> Result<T, String> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     let args = args.serialize(&serializer).map_err(|e| e.to_string())?;
-    record(&JsValue::from_str(&format!("invoked {cmd}")));
     match invoke_raw(cmd, args).await {
-        Ok(value) => {
-            record(&value);
-            serde_wasm_bindgen::from_value(value)
-                .map_err(|e| format!("unexpected answer from {cmd}: {e}"))
-        }
-        Err(error) => {
-            record(&error);
-            Err(
-                serde_wasm_bindgen::from_value::<crate::Error>(error.clone())
-                    .map(|e| e.message)
-                    .ok()
-                    .or_else(|| error.as_string())
-                    .unwrap_or_else(|| format!("{cmd} failed")),
-            )
-        }
+        Ok(value) => serde_wasm_bindgen::from_value(value)
+            .map_err(|e| format!("unexpected answer from {cmd}: {e}")),
+        Err(error) => Err(
+            serde_wasm_bindgen::from_value::<crate::Error>(error.clone())
+                .map(|e| e.message)
+                .ok()
+                .or_else(|| error.as_string())
+                .unwrap_or_else(|| format!("{cmd} failed")),
+        ),
     }
 }
 
@@ -82,7 +43,6 @@ pub async fn on_session_changed(mut on_view: impl FnMut(SessionView) + 'static) 
     let handler = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let payload =
             js_sys::Reflect::get(&event, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
-        record(&payload);
         if let Ok(view) = serde_wasm_bindgen::from_value::<SessionView>(payload) {
             on_view(view);
         }

@@ -8,8 +8,10 @@ fn main() {
         Some(path) => tauri_plugin_latchkey::Builder::from_file(path),
         None => tauri_plugin_latchkey::Builder::from_tauri_conf(),
     };
-    tauri::Builder::default()
-        .plugin(latchkey.build())
-        .run(tauri::generate_context!())
+    let app = tauri::Builder::default().plugin(latchkey.build());
+    // Latchkey's window tests only (the `ipc-observer` feature); a real app has no such line.
+    #[cfg(feature = "ipc-observer")]
+    let app = app.plugin(latchkey_ipc_observer::init());
+    app.run(tauri::generate_context!())
         .expect("error while running the example");
 }

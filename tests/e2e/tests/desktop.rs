@@ -209,7 +209,7 @@ async fn a_full_session_in_the_window() {
         "the end-session URL (it holds the ID token) never reached the web view"
     );
     app.screenshot("signed-out-everywhere").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -251,7 +251,7 @@ async fn a_stored_session_goes_from_loading_straight_to_signed_in() {
         stack.idp.counters().refresh_grants.load(Ordering::SeqCst) >= 1,
         "restored by refresh"
     );
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -281,7 +281,7 @@ async fn use_another_account_asks_the_provider_for_its_account_chooser() {
     let prompts = stack.idp.prompts();
     assert_eq!(prompts.len(), 2, "{prompts:?}");
     assert!(!asked_to_choose(&prompts[1]), "Log in sent {prompts:?}");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -292,7 +292,7 @@ async fn visiting_profile_signed_out_signs_in_and_lands_on_profile() {
     app.text("#login", "Log in").await;
     app.click("#nav-profile").await;
     app.text("#profile-name", "Jemma Doe").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -337,7 +337,7 @@ async fn a_config_mistake_is_shown_by_name_and_can_be_fixed_in_place() {
     app.text("#login", "Log in").await;
     app.click("#login").await;
     app.text("#nav-user", "Jemma Doe").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -391,7 +391,8 @@ async fn with_no_configuration_the_first_window_explains_what_to_do() {
     app.click("#copy-callback-urls").await;
     app.text("#copy-callback-urls", "Copied").await;
     app.screenshot("first-window-unconfigured").await;
-    app.quit().await;
+    // No provider: nothing issued a refresh token, but no JWT may show up either.
+    app.quit(&[]).await;
     let _ = std::fs::remove_dir_all(&home);
 }
 
@@ -488,7 +489,7 @@ async fn todos_are_private_and_change_in_place_with_rollback() {
     assert_eq!(left, json!([]), "both gone at the API");
     let (_, pauls) = stack.api_as("paul", Method::GET, "/api/todos", None).await;
     assert_eq!(pauls.as_array().unwrap().len(), 1, "paul's list untouched");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -534,7 +535,7 @@ async fn a_new_last_name_reaches_the_provider_and_the_profile_view() {
             .get("family_name"),
         Some(&json!("Lovelace"))
     );
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -559,7 +560,7 @@ async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
     assert_eq!(status, 403, "{refused}");
     app.click("#logout").await;
     app.text("#login", "Log in").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 
     // sebastian: the entry, his permissions, a search for jemma that finds her.
     let app = launch_with(|driver| {
@@ -592,7 +593,7 @@ async fn an_admin_finds_a_user_and_nobody_else_sees_the_users_page() {
     );
     let log = app.ipc_log().await;
     assert!(!log.contains("eyJ"), "no token reached the web view");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -657,7 +658,7 @@ async fn an_admin_pages_through_a_long_user_list_and_back() {
     app.click("#users-prev").await;
     app.text("#users-total", "1–10 of 15").await;
     assert_eq!(rows(app.js(ROWS).await), first, "the first page again");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -689,7 +690,7 @@ async fn an_api_that_cannot_be_reached_shows_no_users_entry_and_says_why_on_the_
     );
     app.click("#logout").await;
     app.text("#login", "Log in").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -715,7 +716,7 @@ async fn a_new_user_signs_up_from_the_window_and_starts_with_no_todos() {
     app.click("#nav-profile").await;
     let claims = app.text("#profile-claims", "sub").await;
     assert!(claims.contains(&format!("dev-idp|{username}")), "{claims}");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 /// Starts a second Latchkey with `link`, as the OS does when a browser opens the app's
@@ -802,7 +803,7 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
     let _ = std::fs::remove_file(&browser_log);
     let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
     assert!(vault.refresh_token().await.unwrap().is_some());
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -908,7 +909,7 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
     app.gone("#offline").await;
     app.click("#nav-profile").await;
     app.text("#profile-name", "Jemma Doe").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 /// Signs `user` in with the engine the app uses (an earlier run of the app, as far as the
@@ -968,7 +969,7 @@ async fn a_session_the_provider_ended_says_why_on_the_signed_out_view() {
     app.click("#profile-save").await;
     let why = app.text("#session-ended", "consent_required").await;
     assert!(why.contains("approve this app's access"), "{why}");
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 /// Launches the app signed in as `user` with the GTK theme `theme` (WebKitGTK takes the
@@ -1023,7 +1024,7 @@ async fn both_themes_keep_every_text_readable() {
             assert!(low.is_empty(), "{theme}, {page}: {low:#?}");
             app.screenshot(&format!("theme-{name}-{page}")).await;
         }
-        app.quit().await;
+        app.quit(&stack.idp.issued_refresh_tokens()).await;
     }
 }
 
@@ -1102,7 +1103,7 @@ async fn every_action_of_the_signed_in_pages_works_from_the_keyboard() {
     app.js("document.getElementById('logout').focus()").await;
     app.press(ENTER).await;
     app.text("#login", "Log in").await;
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1128,7 +1129,7 @@ async fn a_sign_in_can_be_copied_and_cancelled_from_the_waiting_view() {
     );
     let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
     assert!(vault.refresh_token().await.unwrap().is_none());
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1164,5 +1165,5 @@ async fn a_sign_out_the_provider_could_not_confirm_is_revoked_later_without_a_cl
     )
     .await;
     assert!(!stack.idp.refresh_token_is_active(&live));
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 }

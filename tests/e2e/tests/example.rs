@@ -120,7 +120,7 @@ async fn the_example_app_signs_in_calls_the_api_restores_and_signs_out_and_a_hos
         !seen.contains("eyJ"),
         "a JWT reached the page: {seen:.3000}"
     );
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
 
     // A restart restores the session from the vault, without the browser.
     let app = launch(&config).await;
@@ -128,6 +128,6 @@ async fn the_example_app_signs_in_calls_the_api_restores_and_signs_out_and_a_hos
     app.click("#logout").await;
     app.text("#status", "Signed out").await;
     assert!(store.refresh_token().await.unwrap().is_none());
-    app.quit().await;
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

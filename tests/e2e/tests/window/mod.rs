@@ -282,18 +282,51 @@ impl App {
         }
     }
 
+    /// Everything the web view received over IPC (answers, errors, events) and every command
+    /// it invoked (`invoked plugin:latchkey|…`), one per line, as the observer the test build
+    /// injects before the page's own code recorded it (`tests/ipc-observer`).
     pub async fn ipc_log(&self) -> String {
         let log = self
-            .client
-            .execute("return window.__latchkeyIpcLog || []", vec![])
-            .await
-            .unwrap();
-        log.as_array()
-            .unwrap()
+            .js("return window.__latchkeyIpcObserved ? window.__latchkeyIpcObserved() : null")
+            .await;
+        let entries = log.as_array().unwrap_or_else(|| {
+            panic!(
+                "the app has no IPC observer: build it with `--features custom-protocol,ipc-observer` \
+                 (`cargo xtask test` does)"
+            )
+        });
+        entries
             .iter()
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Fails when anything the web view received holds a token: a JWT (every access and ID
+    /// token the dev IdP issues is one) or any of `refresh_tokens` (the dev IdP's
+    /// `issued_refresh_tokens()`).
+    pub async fn assert_no_token_reached_the_page(&self, refresh_tokens: &[String]) {
+        let log = self.ipc_log().await;
+        assert!(
+            !log.contains("OBSERVER-NOT-ATTACHED"),
+            "the IPC observer could not attach to Tauri's callbacks: {log}"
+        );
+        assert!(
+            log.contains("invoked plugin:latchkey|session"),
+            "the IPC observer saw no session call, so it saw nothing: {log}"
+        );
+        if let Some(jwt) = jwt_in(&log) {
+            panic!(
+                "a JWT reached the web view (header {}…)",
+                &jwt[..jwt.len().min(10)]
+            );
+        }
+        for token in refresh_tokens {
+            assert!(
+                !log.contains(token.as_str()),
+                "a refresh token the dev IdP issued reached the web view"
+            );
+        }
     }
 
     /// Runs `script` in the page and returns its value; a call WebDriver refuses or never
@@ -367,10 +400,46 @@ impl App {
         serde_json::from_value(found).expect("an id and a flag, or null")
     }
 
-    /// Ends the session, failing the test if the window's code panicked along the way.
-    pub async fn quit(self) {
+    /// Ends the session, failing the test if the window's code panicked along the way or if
+    /// anything the web view received holds a JWT or one of `refresh_tokens` (every window
+    /// test passes the dev IdP's `issued_refresh_tokens()`).
+    pub async fn quit(self, refresh_tokens: &[String]) {
+        self.assert_no_token_reached_the_page(refresh_tokens).await;
+        self.close().await;
+    }
+
+    /// Ends the session, failing the test if the window's code panicked along the way; for an
+    /// app built without the IPC observer (the installed package).
+    pub async fn close(self) {
         let panic = self.js("return window.__latchkeyPanic || null").await;
         let _ = self.client.close().await;
         assert!(panic.is_null(), "the window panicked: {panic}");
     }
+}
+
+/// The first JWT-shaped string in `text`: a base64url JSON header (`eyJ`), a payload and a
+/// signature, dot-separated.
+pub fn jwt_in(text: &str) -> Option<&str> {
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut from = 0;
+    while let Some(found) = text[from..].find("eyJ") {
+        let start = from + found;
+        let candidate: &str = text[start..]
+            .split(|c: char| !(is_b64(c) || c == '.'))
+            .next()
+            .unwrap_or_default();
+        let parts: Vec<&str> = candidate.split('.').collect();
+        if parts.len() >= 3 && parts[..3].iter().all(|p| p.len() >= 4) {
+            return Some(candidate);
+        }
+        from = start + 3;
+    }
+    None
+}
+
+#[test]
+fn jwt_in_finds_a_token_inside_json_and_nothing_in_plain_text() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    assert_eq!(jwt_in(&format!(r#"{{"a":"{token}"}}"#)), Some(token));
+    assert_eq!(jwt_in("eyJ alone, eyJabc.def and a.b.c"), None);
 }
