@@ -136,3 +136,15 @@ pub async fn browse(url: &Url) {
         .expect("xdg-open runs");
     assert!(status.success());
 }
+
+/// Waits until `happened` (an event at the dev IdP), failing with `what` after 30 s.
+pub async fn until(what: &str, happened: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !happened() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -19,18 +19,6 @@ fn quick(interval_secs: u64, ttl_secs: u64) -> Settings {
     }
 }
 
-/// Waits until `happened` (an event at the dev IdP), failing with `what` after 30 s.
-async fn until(what: &str, happened: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !happened() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never happened: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Starts a device sign-in; returns it and the code it shows.
 async fn start(
     session: &Session,

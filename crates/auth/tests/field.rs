@@ -255,18 +255,39 @@ async fn an_offline_start_keeps_the_session_shows_whose_it_is_and_reconnects() {
         "nothing deleted while offline"
     );
 
+    // The provider comes back, but in an outage (its token endpoint answers 503): still
+    // offline, and the loop keeps trying. Seen by the provider: a second attempt arrives
+    // after the first failed ("Retry now" instead of waiting out the backoff).
+    stack.idp.set_unavailable(true);
+    stack.idp.resume().await.unwrap();
+    let refused = || {
+        stack
+            .idp
+            .counters()
+            .unavailable_answers
+            .load(Ordering::SeqCst)
+    };
     let retry_now = Arc::new(tokio::sync::Notify::new());
     let reconnecting = {
         let (s, retry_now) = (restarted.clone(), retry_now.clone());
         tokio::spawn(async move { s.reconnect(&retry_now).await })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for attempt in 1..=2 {
+        retry_now.notify_one();
+        until(&format!("reconnect attempt {attempt}"), || {
+            refused() >= attempt
+        })
+        .await;
+    }
     assert!(!reconnecting.is_finished(), "still offline, still trying");
-    stack.idp.resume().await.unwrap();
+    assert!(!restarted.is_signed_in());
+
+    // The outage ends: the next attempt signs the person back in.
+    stack.idp.set_unavailable(false);
     retry_now.notify_one();
     let answer = tokio::time::timeout(Duration::from_secs(20), reconnecting)
         .await
-        .expect("reconnects within its backoff")
+        .expect("reconnects when asked")
         .unwrap()
         .unwrap();
     assert!(matches!(answer, Restored::SignedIn(_)), "{answer:?}");

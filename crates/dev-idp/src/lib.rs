@@ -235,6 +235,8 @@ pub struct Counters {
     pub device_slow_downs: AtomicUsize,
     /// Device polls, whatever the answer.
     pub device_polls: AtomicUsize,
+    /// Token requests answered 503 while [`DevIdp::set_unavailable`] was set.
+    pub unavailable_answers: AtomicUsize,
 }
 
 pub(crate) struct Provider {

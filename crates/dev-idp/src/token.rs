@@ -59,6 +59,9 @@ pub(crate) struct TokenForm {
 
 pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
     if p.unavailable.load(Ordering::SeqCst) {
+        p.counters
+            .unavailable_answers
+            .fetch_add(1, Ordering::SeqCst);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "the dev IdP is unavailable",
