@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Result;
+use crate::stage::InKeyringSession;
 
 use crate::install::ensure_packages;
 
@@ -43,10 +44,8 @@ pub(crate) fn check_installed_package(
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .map_err(|e| e.to_string())?;
-    let mut tests = Command::new("xvfb-run");
+    let mut tests = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     tests
-        .args(["-a", "-s", "-screen 0 1280x800x24"])
-        .arg(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["test", "-p", "latchkey-installed", "--", "--color", "never"])
         .env("LATCHKEY_INSTALLED_APP", "/usr/bin/latchkey")
         .env("LATCHKEY_RPM_ROOT", &rpm_root)
@@ -65,7 +64,10 @@ pub(crate) fn check_installed_package(
             .unwrap_or_else(|| crate::util::home().join(default));
         tests.env(var, dir);
     }
-    let counted = crate::test::run_counting(&mut tests);
+    // Xvfb for the window, a private D-Bus session with an unlocked gnome-keyring for the
+    // CLI's doctor.
+    let counted = crate::test::run_counting(tests.in_keyring_session());
+    crate::stage::stop_keyring_daemons(&home.join("run"));
     let removed = run(Command::new("dpkg").args(["-r", "latchkey"]));
     let counts = counted?;
     removed?;

@@ -5,7 +5,8 @@
 //!
 //! The installed app starts with no configuration, shows the set-up page (where the file
 //! goes, a complete example, the callback URLs), the OS hands sign-in links to it, and the
-//! CLI that came with it runs.
+//! CLI that came with it runs: its version, and its doctor against the dev stack (a real
+//! Secret Service: the check runs inside a private D-Bus session with gnome-keyring).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +58,38 @@ fn check_cli(cli: &Path, config_home: &Path) {
         ),
         "doctor names where the file goes: {said}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_installed_cli_finds_nothing_wrong_with_the_dev_stack() {
+    let cli = Path::new("/usr/bin/latchkey-cli");
+    let stack = latchkey_test_support::DevStack::start().await;
+    let dir =
+        std::env::temp_dir().join(format!("latchkey-installed-doctor-{}", std::process::id()));
+    let config = stack.write_config(&dir);
+    let out = tokio::process::Command::new(cli)
+        .arg("doctor")
+        .env("LATCHKEY_CONFIG", &config)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{} runs: {e}", cli.display()));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "doctor passes against the dev stack: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "(from LATCHKEY_CONFIG) reads fine",
+        "issuer matches; PKCE S256 supported",
+        "ok   the clock agrees with the provider's",
+        "ok   the credential vault (the Secret Service",
+        "ok   loopback listens on 127.0.0.1",
+    ] {
+        assert!(said.contains(line), "missing {line:?} in:\n{said}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]
