@@ -168,9 +168,36 @@ fn describe_json_error(err: &serde_json::Error) -> String {
         Category::Data => "it lacks a field or has one of the wrong type",
     };
     match err.classify() {
-        Category::Data => format!("{what} ({err})"),
+        Category::Data => format!("{what} ({})", without_values(&err.to_string())),
         _ => format!("{what} (line {}, column {})", err.line(), err.column()),
     }
+}
+
+/// serde's message with the input's values taken out. serde names the field and the types,
+/// but quotes the value it could not use (`invalid type: string "…", expected u64`,
+/// ``unknown variant `…` ``): a provider that puts a token in the wrong field would have it
+/// repeated in an error a person sees and a log keeps. Field names (``missing field `iss` ``)
+/// stay.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut open: Option<char> = None;
+    for c in message.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                out.push('…');
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || (c == '`' && out.ends_with("unknown variant `")) {
+                    open = Some(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The URL to name in a message: scheme, host, port and path (a query may carry a secret).
@@ -223,9 +250,10 @@ where
     match err {
         RequestTokenError::ServerResponse(response) => response.to_string(),
         RequestTokenError::Request(e) => error_chain(e),
-        RequestTokenError::Parse(e, _) => {
-            format!("unreadable answer from the token endpoint ({e})")
-        }
+        RequestTokenError::Parse(e, _) => format!(
+            "unreadable answer from the token endpoint ({})",
+            without_values(&e.to_string())
+        ),
         RequestTokenError::Other(e) => e.clone(),
     }
 }
@@ -248,6 +276,43 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_error_names_the_field_and_the_types_but_never_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Answer {
+            expires_in: u64,
+            token_type: Kind,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            Bearer,
+        }
+        let secret = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0.c2lnbmF0dXJl";
+        for body in [
+            format!(r#"{{"expires_in": "{secret}", "token_type": "Bearer"}}"#),
+            format!(r#"{{"expires_in": 1, "token_type": "{secret}"}}"#),
+        ] {
+            let err = serde_json::from_str::<Answer>(&body).unwrap_err();
+            assert!(err.to_string().contains(secret), "serde quotes it: {err}");
+            let said = describe_json_error(&err);
+            assert!(!said.contains("c2VjcmV0"), "{said}");
+            assert!(said.contains("expected"), "{said}");
+        }
+        assert_eq!(
+            without_values(r#"invalid type: string "abc", expected u64 at line 1"#),
+            r#"invalid type: string "…", expected u64 at line 1"#
+        );
+        assert_eq!(
+            without_values("unknown variant `abc`, expected `Bearer` at line 1"),
+            "unknown variant `…`, expected `Bearer` at line 1"
+        );
+        assert_eq!(
+            without_values("missing field `issuer` at line 1"),
+            "missing field `issuer` at line 1"
+        );
+    }
     use axum::Router;
     use axum::routing::get;
 
