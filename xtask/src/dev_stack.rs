@@ -10,16 +10,14 @@ use crate::install::{BUILD_PACKAGES, ensure_packages};
 use crate::ui::ui;
 use crate::util::{cargo, home, run, target_dir, workspace_root};
 
-/// The debug app with its UI built in: the one build that `test` and `demo` share.
-pub(crate) fn build_app() -> Result {
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey",
-        "--features",
-        "custom-protocol",
-    ]))
+/// A debug build of `package` (Latchkey, or the plugin's example app) with its UI built in,
+/// and `features` too. The window tests add `ipc-observer`; `demo` builds the app as it is.
+pub(crate) fn build_app(package: &str, features: &[&str]) -> Result {
+    let features = std::iter::once("custom-protocol")
+        .chain(features.iter().copied())
+        .collect::<Vec<_>>()
+        .join(",");
+    run(cargo().args(["build", "--quiet", "-p", package, "--features", &features]))
 }
 
 /// Builds the app, starts the dev stack, and runs the app against it until its window closes.
@@ -38,7 +36,7 @@ pub(crate) fn demo() -> Result {
         .collect();
     ensure_packages(&packages)?;
     ui(true)?;
-    build_app()?;
+    build_app("latchkey", &[])?;
     let target = target_dir();
     let (mut idp, mut api) = start_dev_stack(&target)?;
     eprintln!("xtask: sign in as jemma, paul or sebastian (admin), password `todo`");

@@ -4,6 +4,7 @@ use std::process::Command;
 
 use crate::Result;
 use crate::bundle::bundle;
+use crate::dev_stack::build_app;
 use crate::install::{BUILD_PACKAGES, TEST_PACKAGES, ensure_cargo_tool, ensure_packages};
 use crate::interop::{ensure_dot_provider, ensure_interop_provider};
 use crate::package_check::check_installed_package;
@@ -51,22 +52,8 @@ pub(crate) fn test() -> Result {
     run(cargo().args(["build", "--quiet", "-p", "scripted-browser"]))?;
     // The app and the plugin's example app for the window tests, each with the observer that
     // records what its web view receives from outside the page (the tests scan it for tokens).
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey",
-        "--features",
-        "custom-protocol,ipc-observer",
-    ]))?;
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "latchkey-example-minimal",
-        "--features",
-        "custom-protocol,ipc-observer",
-    ]))?;
+    build_app("latchkey", &["ipc-observer"])?;
+    build_app("latchkey-example-minimal", &["ipc-observer"])?;
     run(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
 
     let postgres = Postgres::start()?;
