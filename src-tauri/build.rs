@@ -11,6 +11,11 @@ const COMMANDS: &[&str] = &[
     "access",
     "users",
     "mark",
+    "update_status",
+    "check_for_update",
+    "install_update",
+    "cancel_update",
+    "dismiss_update",
 ];
 
 fn main() {

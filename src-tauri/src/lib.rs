@@ -5,8 +5,12 @@
 mod data;
 mod deep_link;
 mod mark;
+mod update;
+
+use std::sync::Arc;
 
 use latchkey_auth::{AppIdentity, Config};
+use tauri::Manager;
 
 /// `auth_config.json` for Latchkey's local dev stack (`cargo xtask dev-stack`): dev-idp on
 /// 127.0.0.1:6080, the sample API on 127.0.0.1:6060. The set-up view shows it.
@@ -46,6 +50,7 @@ pub fn run() {
                 .setup_example(DEV_STACK_JSON)
                 .build(),
         )
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(mark::Marks::default());
     // The window tests' view of the IPC, from outside the page (never in an installer).
     #[cfg(feature = "ipc-observer")]
@@ -61,9 +66,16 @@ pub fn run() {
             data::access,
             data::users,
             mark::mark,
+            update::update_status,
+            update::check_for_update,
+            update::install_update,
+            update::cancel_update,
+            update::dismiss_update,
         ])
         .setup(|app| {
             composite_in_software(app);
+            app.manage(Arc::new(update::Updates::new(app.handle())));
+            update::start(app.handle());
             Ok(())
         })
         .run(context);
@@ -81,7 +93,6 @@ pub fn run() {
 fn composite_in_software(app: &tauri::App) {
     #[cfg(target_os = "linux")]
     {
-        use tauri::Manager;
         use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
         for window in app.webview_windows().into_values() {
             let _ = window.with_webview(|webview| {

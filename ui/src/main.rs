@@ -15,6 +15,7 @@ use components::nav::NavBar;
 use components::offline::{Offline, OfflinePage};
 use components::provider_session::ProviderSessionNotice;
 use components::setup::Setup;
+use components::update::{UpdateBanner, UpdateFooter, provide_update_status};
 use components::waiting::{Waiting, WaitingForDevice};
 use pages::external_api::ExternalApiPage;
 use pages::home::HomePage;
@@ -27,6 +28,7 @@ use state::AppState;
 fn App() -> View {
     let state = AppState::new();
     provide_context(state);
+    provide_update_status();
     spawn_local_scoped(async move {
         guest::on_session_changed(move |view| state.apply(view)).await;
         match guest::session().await {
@@ -42,6 +44,7 @@ fn App() -> View {
     view! {
         NavBar()
         main(class="content") {
+            UpdateBanner()
             (match state.error.get_clone() {
                 Some(message) => view! { div(id="command-error", class="notice error") { (message) } },
                 None => view! {},
@@ -90,6 +93,7 @@ fn App() -> View {
                 },
             })
         }
+        UpdateFooter()
     }
 }
 

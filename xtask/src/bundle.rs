@@ -9,35 +9,19 @@ use crate::install::{BUILD_PACKAGES, ensure_npm_tools, ensure_packages};
 
 use crate::util::{run, target_dir, workspace_root};
 
+/// The workspace's version, which the packages carry.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Builds the Linux installers; returns the .deb and the .rpm.
 pub(crate) fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
-    let packages: Vec<&str> = BUILD_PACKAGES.iter().chain(&["rpm"]).copied().collect();
-    ensure_packages(&packages)?;
-    let root = workspace_root();
-    ensure_npm_tools()?;
-    stage_cli(debug)?;
-    let mut build = Command::new(root.join("node_modules/.bin/tauri"));
-    build
-        .args(["build", "--bundles", "deb", "rpm", "--ci"])
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", target_dir());
-    if debug {
-        build.arg("--debug");
-    }
-    run(&mut build)?;
+    build_bundles(debug, &["deb", "rpm"], None)?;
     let profile = if debug { "debug" } else { "release" };
-    let dir = target_dir().join(profile).join("bundle");
-    let find = |kind: &str, ext: &str| -> Result<PathBuf> {
-        std::fs::read_dir(dir.join(kind))
-            .map_err(|e| format!("no {kind} bundle: {e}"))?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == ext))
-            .ok_or_else(|| format!("no .{ext} in {}", dir.join(kind).display()))
-    };
-    let (deb, rpm) = (find("deb", "deb")?, find("rpm", "rpm")?);
+    let (deb, rpm) = (
+        find_bundle(profile, "deb", Some(VERSION))?,
+        find_bundle(profile, "rpm", Some(VERSION))?,
+    );
     let binary = target_dir().join(profile).join("latchkey");
-    let wasm = root.join("ui/dist/latchkey_ui_bg.wasm");
+    let wasm = workspace_root().join("ui/dist/latchkey_ui_bg.wasm");
     let mut json = String::from("{\n");
     for (name, path) in [
         ("binary", &binary),
@@ -56,6 +40,47 @@ pub(crate) fn bundle(debug: bool) -> Result<(PathBuf, PathBuf)> {
     json.push_str(&format!("  \"profile\": \"{profile}\"\n}}\n"));
     let _ = std::fs::write(target_dir().join(format!("sizes-{profile}.json")), &json);
     Ok((deb, rpm))
+}
+
+/// Runs the Tauri bundler for `kinds` (`deb`, `rpm`), with `config` (JSON) merged over
+/// `tauri.conf.json`.
+pub(crate) fn build_bundles(debug: bool, kinds: &[&str], config: Option<&str>) -> Result {
+    let packages: Vec<&str> = BUILD_PACKAGES.iter().chain(&["rpm"]).copied().collect();
+    ensure_packages(&packages)?;
+    let root = workspace_root();
+    ensure_npm_tools()?;
+    stage_cli(debug)?;
+    let mut build = Command::new(root.join("node_modules/.bin/tauri"));
+    build
+        .args(["build", "--ci", "--bundles"])
+        .args(kinds)
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", target_dir());
+    if debug {
+        build.arg("--debug");
+    }
+    if let Some(config) = config {
+        build.args(["--config", config]);
+    }
+    run(&mut build)
+}
+
+/// The `kind` package (`deb`, `rpm`) the bundler left in `profile`'s bundle folder, of
+/// `version` when given (the bundler keeps earlier versions' beside it).
+pub(crate) fn find_bundle(profile: &str, kind: &str, version: Option<&str>) -> Result<PathBuf> {
+    let dir = target_dir().join(profile).join("bundle").join(kind);
+    std::fs::read_dir(&dir)
+        .map_err(|e| format!("no {kind} bundle: {e}"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == kind))
+        .find(|p| {
+            version.is_none_or(|v| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(v))
+            })
+        })
+        .ok_or_else(|| format!("no .{kind} in {}", dir.display()))
 }
 
 /// Where `tauri.conf.json` takes `latchkey-cli` from for the .deb and .rpm (`/usr/bin`).

@@ -12,6 +12,11 @@
 //! - `cargo xtask bundle [--debug]`: builds the .deb and .rpm with the Tauri bundler (the
 //!   Tauri CLI comes from npm), prints their sizes and, for a release build, records them in
 //!   `bench/sizes.json`.
+//! - `cargo xtask update-manifest --version V --base-url URL [--notes FILE] DIR...`: writes
+//!   the update manifest (`DIR/latest.json`) for the signed packages in DIR, one entry per
+//!   format (the release workflow publishes it beside them).
+//! - `cargo xtask update-test`: the test run's update test alone (as root: it installs the
+//!   .deb).
 //! - `cargo xtask bench`: builds the release app and API, installs wrk and the Express peer,
 //!   measures start-up, sign-in overhead, sizes, memory, refresh contention and API throughput,
 //!   and writes `bench/results.json` and `bench/RESULTS.md` (not part of the test run).
@@ -41,6 +46,7 @@ mod postgres;
 mod stage;
 mod test;
 mod ui;
+mod update;
 mod util;
 mod windows;
 
@@ -61,13 +67,15 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("demo") => dev_stack::demo(),
+        Some("update-manifest") => update::update_manifest(&args[1..]),
+        Some("update-test") => update::update_test(&util::target_dir()).map(|_| ()),
         Some("bundle") => {
             let debug = args.iter().any(|a| a == "--debug");
             bundle::bundle(debug).and_then(|_| bundle::record_sizes(debug))
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|bench [--only SECTION]|bundle [--debug]|ui [--release]|dev-stack|windows|macos|fuzz [--seconds N]>"
+                "usage: cargo xtask <demo|test|bench [--only SECTION]|bundle [--debug]|update-manifest --version V --base-url URL DIR|update-test|ui [--release]|dev-stack|windows|macos|fuzz [--seconds N]>"
             );
             return ExitCode::from(2);
         }

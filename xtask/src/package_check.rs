@@ -36,6 +36,22 @@ pub(crate) fn check_installed_package(
         .args(["-i", "--nodeps"])
         .arg(rpm))?;
     run(Command::new("dpkg").arg("-i").arg(deb))?;
+    // Signed as the release workflow signs them (with a throwaway key), and listed in an
+    // update manifest under their own formats' keys: the test verifies the .rpm's entry.
+    let key = crate::update::throwaway_key(&target.join("release-update-key"))?;
+    for package in [deb, rpm] {
+        crate::update::sign(package, crate::bundle::VERSION, &key.private)?;
+    }
+    let dirs: Vec<PathBuf> = [deb, rpm]
+        .iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    let manifest = target.join("release-latest.json");
+    std::fs::write(
+        &manifest,
+        crate::update::manifest(crate::bundle::VERSION, "", "https://updates.invalid", &dirs)?,
+    )
+    .map_err(|e| e.to_string())?;
     let home = target.join("installed-home");
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(home.join("run")).map_err(|e| e.to_string())?;
@@ -46,9 +62,21 @@ pub(crate) fn check_installed_package(
     .map_err(|e| e.to_string())?;
     let mut tests = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     tests
-        .args(["test", "-p", "latchkey-installed", "--", "--color", "never"])
+        .args([
+            "test",
+            "-p",
+            "latchkey-installed",
+            "--test",
+            "installed",
+            "--",
+            "--color",
+            "never",
+        ])
         .env("LATCHKEY_INSTALLED_APP", "/usr/bin/latchkey")
         .env("LATCHKEY_RPM_ROOT", &rpm_root)
+        .env("LATCHKEY_RPM_PACKAGE", rpm)
+        .env("LATCHKEY_RELEASE_MANIFEST", &manifest)
+        .env("LATCHKEY_UPDATE_PUBKEY", &key.public)
         .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
         .env("CARGO_TARGET_DIR", target)
         .env("HOME", &home)

@@ -90,10 +90,18 @@ pub(crate) fn test() -> Result {
     let (passed, failed, ignored) = result?;
     // Each fuzz target for a few seconds from its seeds: a regression shows in every run.
     let fuzzed = crate::fuzz::run_targets(crate::fuzz::SMOKE_SECONDS)?;
+    // Updates end to end: version N installed takes N+1 from a loopback server (debug
+    // packages, a throwaway key), and every way an update must be refused.
+    let (update_passed, update_failed, update_ignored) = crate::update::update_test(&target)?;
     // The installers people get: release build, built for size.
     let bundles = bundle(false)?;
     let (installed_passed, installed_failed, installed_ignored) =
         check_installed_package(&bundles, &target)?;
+    let (installed_passed, installed_failed, installed_ignored) = (
+        installed_passed + update_passed,
+        installed_failed + update_failed,
+        installed_ignored + update_ignored,
+    );
     // One plain total, last: the sum of every test binary's summary, the installed package's
     // included.
     println!(

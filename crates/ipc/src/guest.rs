@@ -39,15 +39,24 @@ pub async fn invoke<T: DeserializeOwned>(cmd: &str, args: impl Serialize) -> Res
 }
 
 /// Calls `on_view` with every session view the plugin pushes, for as long as the page lives.
-pub async fn on_session_changed(mut on_view: impl FnMut(SessionView) + 'static) {
+pub async fn on_session_changed(on_view: impl FnMut(SessionView) + 'static) {
+    on_event(SESSION_CHANGED, on_view).await;
+}
+
+/// Calls `on_payload` with the payload of every `event` (one that reads as `T`), for as long
+/// as the page lives.
+pub async fn on_event<T: DeserializeOwned + 'static>(
+    event: &str,
+    mut on_payload: impl FnMut(T) + 'static,
+) {
     let handler = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let payload =
             js_sys::Reflect::get(&event, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
-        if let Ok(view) = serde_wasm_bindgen::from_value::<SessionView>(payload) {
-            on_view(view);
+        if let Ok(payload) = serde_wasm_bindgen::from_value::<T>(payload) {
+            on_payload(payload);
         }
     });
-    if listen_raw(SESSION_CHANGED, &handler).await.is_ok() {
+    if listen_raw(event, &handler).await.is_ok() {
         handler.forget();
     }
 }

@@ -5,7 +5,8 @@
 //! never a credential. The plugin's commands are listed in [`commands`]; it pushes every
 //! [`SessionView`] change as [`SESSION_CHANGED`]. Latchkey's shell adds its own data
 //! commands (`todos`, `add_todo`, `update_todo`, `delete_todo`, `profile_form`,
-//! `save_profile`, `access`, `users`, `mark`).
+//! `save_profile`, `access`, `users`, `mark`) and its updates (`update_status`,
+//! `check_for_update`, `install_update`, `cancel_update`, `dismiss_update`, pushed as [`UPDATE_CHANGED`]).
 
 #[cfg(feature = "guest")]
 pub mod guest;
@@ -369,6 +370,58 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The event that carries each new [`UpdateStatus`] (Latchkey's shell, not the plugin).
+pub const UPDATE_CHANGED: &str = "latchkey://update-changed";
+
+/// The running version and what the window shows about updates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateStatus {
+    /// The version running now.
+    pub current: String,
+    pub view: UpdateView,
+}
+
+/// What the window shows about updates: nothing, most of the time. Checks that fail on their
+/// own (offline, a server error) stay [`UpdateView::Quiet`] and are retried; only a check the
+/// person asked for says how it went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum UpdateView {
+    /// Nothing to show.
+    Quiet,
+    /// This build does not update itself (no update key or server was built in).
+    Off { reason: String },
+    /// A check the person asked for is under way.
+    Checking,
+    /// The person asked: this is the newest version.
+    UpToDate,
+    /// The person asked and the update server could not say; checks go on in the background.
+    CheckFailed { message: String },
+    /// A newer version exists; nothing is installed until the person says so.
+    Available {
+        version: String,
+        notes: Option<String>,
+    },
+    /// The new version is downloading (`total` when the server said its size).
+    Downloading {
+        version: String,
+        received: u64,
+        total: Option<u64>,
+    },
+    /// Downloaded and verified; the package manager is installing it.
+    Installing { version: String },
+    /// The update was not installed (a bad signature, a refused download, a failed install):
+    /// the version running stays as it is.
+    Failed { version: String, message: String },
+    /// A newer version exists but this kind of install cannot take it by itself.
+    CannotUpdate { version: String, message: String },
+}
 
 /// The pages of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -155,8 +155,65 @@ fn the_rpm_installs_the_app_its_entry_and_a_cli_that_runs() {
             .any(|l| l == "MimeType=x-scheme-handler/dev.latchkey.desktop;"),
         "{entry}"
     );
+    the_rpm_is_signed_and_listed_for_updates();
     let config_home = std::env::temp_dir().join(format!("latchkey-rpm-{}", std::process::id()));
     std::fs::create_dir_all(&config_home).unwrap();
     check_cli(&root.join("usr/bin/latchkey-cli"), &config_home);
     let _ = std::fs::remove_dir_all(&config_home);
+}
+
+/// The release's update manifest (written by `cargo xtask update-manifest` over the packages
+/// signed as the release workflow signs them, with a throwaway key) has an entry of the .rpm's
+/// own (`linux-x86_64-rpm`; without it an rpm install would take another format and fail),
+/// and its signature is the package's, for this version; one byte changed and it is not.
+fn the_rpm_is_signed_and_listed_for_updates() {
+    use base64::Engine;
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(required("LATCHKEY_RELEASE_MANIFEST")).unwrap(),
+    )
+    .unwrap();
+    let rpm = required("LATCHKEY_RPM_PACKAGE");
+    let name = rpm.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(manifest["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        manifest["platforms"]["linux-x86_64-deb"]["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(".deb")),
+        "{manifest}"
+    );
+    let entry = &manifest["platforms"]["linux-x86_64-rpm"];
+    assert!(
+        entry["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("/{name}"))),
+        "the rpm's entry points at it: {manifest}"
+    );
+    let decode = |b64: &str| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let key = std::env::var("LATCHKEY_UPDATE_PUBKEY").expect("LATCHKEY_UPDATE_PUBKEY");
+    let key = minisign_verify::PublicKey::decode(&decode(&key)).unwrap();
+    let signature =
+        minisign_verify::Signature::decode(&decode(entry["signature"].as_str().unwrap())).unwrap();
+    assert!(
+        signature
+            .trusted_comment()
+            .contains(&format!("version:{}", env!("CARGO_PKG_VERSION"))),
+        "signed for this version: {}",
+        signature.trusted_comment()
+    );
+    let mut bytes = std::fs::read(&rpm).unwrap();
+    key.verify(&bytes, &signature, false)
+        .expect("the manifest's signature verifies over the .rpm");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    assert!(
+        key.verify(&bytes, &signature, false).is_err(),
+        "one byte changed and the signature no longer verifies"
+    );
 }
