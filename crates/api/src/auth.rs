@@ -41,6 +41,8 @@ pub struct ClaimSet {
     pub permissions: Vec<String>,
     /// Roles from a namespaced `…/roles` claim (an Auth0 Action adds one), sorted.
     pub roles: Vec<String>,
+    /// The thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6).
+    pub jkt: Option<String>,
 }
 
 /// The claims as the token carries them, namespaced ones included.
@@ -52,8 +54,17 @@ struct TokenClaims {
     scope: String,
     #[serde(default)]
     permissions: Vec<String>,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
     #[serde(flatten)]
     other: HashMap<String, serde_json::Value>,
+}
+
+/// The confirmation claim (RFC 7800) a DPoP-bound token carries.
+#[derive(Deserialize)]
+struct Confirmation {
+    #[serde(default)]
+    jkt: Option<String>,
 }
 
 impl From<TokenClaims> for Claims {
@@ -74,6 +85,7 @@ impl From<TokenClaims> for Claims {
             scope: token.scope,
             permissions: token.permissions,
             roles,
+            jkt: token.cnf.and_then(|c| c.jkt),
         }))
     }
 }
@@ -284,6 +296,104 @@ fn describe(err: &jsonwebtoken::errors::Error) -> String {
     }
 }
 
+/// How the API takes DPoP-bound tokens (RFC 9449 §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DpopPolicy {
+    /// Bearer tokens and DPoP-bound tokens with their proofs (a bound token sent as a bearer
+    /// is refused either way).
+    #[default]
+    Allowed,
+    /// DPoP-bound tokens only.
+    Required,
+}
+
+/// The API's DPoP settings and memory: the policy, the proofs seen (replay), the nonces.
+pub struct Dpop {
+    pub policy: DpopPolicy,
+    replays: latchkey_dpop::ReplayCache,
+    /// Set: every proof must carry a current server nonce (§9).
+    nonces: Option<latchkey_dpop::Nonces>,
+    /// The URL the API is reached at, for `htu` (without it, `http://` and the Host header).
+    public_url: Option<url::Url>,
+}
+
+/// Proofs remembered for replay detection: above any request rate the sample API sees in
+/// [`latchkey_dpop::MAX_AGE`].
+const REPLAY_CAPACITY: usize = 1_000_000;
+
+impl Dpop {
+    pub fn new(policy: DpopPolicy) -> Self {
+        Self {
+            policy,
+            replays: latchkey_dpop::ReplayCache::new(REPLAY_CAPACITY),
+            nonces: None,
+            public_url: None,
+        }
+    }
+
+    /// Demands server nonces, replaced every `lifetime_secs`.
+    pub fn with_nonces(mut self, lifetime_secs: u64) -> Self {
+        self.nonces = Some(latchkey_dpop::Nonces::new(
+            lifetime_secs,
+            latchkey_dpop::unix_now(),
+        ));
+        self
+    }
+
+    /// The URL the API is reached at (behind a proxy, say), for the proofs' `htu`.
+    pub fn with_public_url(mut self, url: url::Url) -> Self {
+        self.public_url = Some(url);
+        self
+    }
+
+    /// The request's URL as the client addressed it.
+    fn request_url(&self, parts: &Parts) -> String {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        match &self.public_url {
+            Some(base) => format!("{}{path}", base.as_str().trim_end_matches('/')),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}{path}")
+            }
+        }
+    }
+}
+
+/// The scheme and token of the `Authorization` header.
+fn credentials(headers: &axum::http::HeaderMap) -> Result<(bool, &str), ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::MissingToken)?
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::InvalidToken("malformed Authorization header".into()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::InvalidToken(
+            "malformed Authorization header".into(),
+        ));
+    }
+    if scheme.eq_ignore_ascii_case("dpop") {
+        Ok((true, token))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Ok((false, token))
+    } else {
+        Err(ApiError::InvalidToken(
+            "use the Bearer or the DPoP scheme".into(),
+        ))
+    }
+}
+
 impl FromRequestParts<AppState> for Claims {
     type Rejection = ApiError;
 
@@ -291,8 +401,65 @@ impl FromRequestParts<AppState> for Claims {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?;
-        state.validator.validate(token).await
+        let (dpop, token) = credentials(&parts.headers)?;
+        if !dpop {
+            if state.dpop.policy == DpopPolicy::Required {
+                return Err(ApiError::InvalidToken(
+                    "this API takes DPoP-bound tokens only (the DPoP scheme with a proof)".into(),
+                ));
+            }
+            let claims = state.validator.validate(token).await?;
+            if claims.jkt.is_some() {
+                return Err(ApiError::InvalidToken(
+                    "the token is DPoP-bound: send it with the DPoP scheme and a proof".into(),
+                ));
+            }
+            return Ok(claims);
+        }
+        let mut proofs = parts.headers.get_all("dpop").iter();
+        let proof = match (proofs.next(), proofs.next()) {
+            (Some(proof), None) => proof.to_str().map_err(|_| {
+                ApiError::InvalidDpopProof(
+                    latchkey_dpop::ProofError::Malformed("not text").to_string(),
+                )
+            })?,
+            (None, _) => {
+                return Err(ApiError::InvalidDpopProof(
+                    latchkey_dpop::ProofError::Missing.to_string(),
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::InvalidDpopProof(
+                    latchkey_dpop::ProofError::Several.to_string(),
+                ));
+            }
+        };
+        let url = state.dpop.request_url(parts);
+        let now = latchkey_dpop::unix_now();
+        let request = latchkey_dpop::Request {
+            method: parts.method.as_str(),
+            url: &url,
+            access_token: Some(token),
+        };
+        let verified = latchkey_dpop::verify(proof, request, now)
+            .map_err(|e| ApiError::InvalidDpopProof(e.to_string()))?;
+        if let Some(nonces) = &state.dpop.nonces
+            && !nonces.accepts(verified.nonce.as_deref(), now)
+        {
+            return Err(ApiError::UseDpopNonce(nonces.current(now)));
+        }
+        let claims = state.validator.validate(token).await?;
+        if claims.jkt.as_deref() != Some(verified.jkt.as_str()) {
+            return Err(ApiError::InvalidDpopProof(
+                latchkey_dpop::ProofError::WrongKey.to_string(),
+            ));
+        }
+        state
+            .dpop
+            .replays
+            .first_use(&verified, now)
+            .map_err(|e| ApiError::InvalidDpopProof(e.to_string()))?;
+        Ok(claims)
     }
 }
 

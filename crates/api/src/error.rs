@@ -32,6 +32,13 @@ pub enum ApiError {
     /// The body is not declared as JSON (415).
     #[error("send the body as JSON (Content-Type: application/json)")]
     NotJson,
+    /// RFC 9449 §7.1 `invalid_dpop_proof`: the DPoP proof is missing, malformed, for another
+    /// request, too old, replayed, or not by the key the token is bound to.
+    #[error("{0}")]
+    InvalidDpopProof(String),
+    /// RFC 9449 §9 `use_dpop_nonce`: the proof must carry this server nonce.
+    #[error("the DPoP proof must carry the server's nonce (DPoP-Nonce)")]
+    UseDpopNonce(String),
     /// Storage or an upstream service failed; logged, and the caller may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -79,6 +86,23 @@ impl IntoResponse for ApiError {
                     "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
                 ),
             ),
+            Self::InvalidDpopProof(why) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_dpop_proof",
+                format!(
+                    "DPoP algs=\"{}\", error=\"invalid_dpop_proof\", error_description=\"{}\"",
+                    latchkey_dpop::ALGORITHM_NAMES,
+                    quote_safe(why)
+                ),
+            ),
+            Self::UseDpopNonce(_) => (
+                StatusCode::UNAUTHORIZED,
+                "use_dpop_nonce",
+                format!(
+                    "DPoP algs=\"{}\", error=\"use_dpop_nonce\", error_description=\"Resource server requires nonce in DPoP proof\"",
+                    latchkey_dpop::ALGORITHM_NAMES
+                ),
+            ),
             Self::KeysUnavailable | Self::Unavailable(_) => {
                 if matches!(self, Self::KeysUnavailable) {
                     tracing::warn!("JWKS unavailable");
@@ -108,6 +132,20 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
+        }
+        // Both schemes are offered (RFC 9449 §7.1): a client may prove its key instead.
+        if status == StatusCode::UNAUTHORIZED && !challenge.starts_with("DPoP") {
+            let dpop = format!("DPoP algs=\"{}\"", latchkey_dpop::ALGORITHM_NAMES);
+            if let Ok(value) = HeaderValue::from_str(&dpop) {
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Self::UseDpopNonce(nonce) = &self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert("dpop-nonce", value);
         }
         response
     }

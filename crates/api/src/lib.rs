@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-pub use auth::{ClaimSet, Claims, TokenValidator, bearer_token};
+pub use auth::{ClaimSet, Claims, Dpop, DpopPolicy, TokenValidator, bearer_token};
 pub use error::ApiError;
 pub use management::{Management, ManagementConfig};
 pub use store::Store;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub store: Option<Store>,
     /// The management client; without it `/api/profile` answers 503.
     pub management: Option<Arc<Management>>,
+    /// DPoP-bound tokens (RFC 9449): allowed beside bearer tokens by default.
+    pub dpop: Arc<Dpop>,
 }
 
 impl AppState {
@@ -51,7 +53,14 @@ impl AppState {
             validator: Arc::new(TokenValidator::new(issuer, audience)),
             store: None,
             management: None,
+            dpop: Arc::new(Dpop::new(DpopPolicy::Allowed)),
         }
+    }
+
+    /// Takes DPoP as `dpop` says (required, with nonces, at a public URL).
+    pub fn with_dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Arc::new(dpop);
+        self
     }
 
     pub fn with_store(mut self, store: Store) -> Self {

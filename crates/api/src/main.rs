@@ -1,7 +1,9 @@
 //! `latchkey-api`: the sample protected API of Latchkey's development stack.
 //!
 //! Run: `cargo run -p latchkey-api -- [--port 6060] [--issuer URL] [--audience ID]
-//! [--database URL]` (or `LATCHKEY_API_ISSUER` / `LATCHKEY_API_AUDIENCE` / `DATABASE_URL`).
+//! [--database URL] [--dpop-only] [--dpop-nonce]` (or `LATCHKEY_API_ISSUER` /
+//! `LATCHKEY_API_AUDIENCE` / `DATABASE_URL`). DPoP-bound tokens (RFC 9449) are taken beside
+//! bearer tokens; `--dpop-only` refuses bearer tokens, `--dpop-nonce` demands server nonces.
 //! Binds 127.0.0.1; defaults match the dev IdP. Todos go to a SQLite file in the user's data
 //! directory unless `DATABASE_URL` names another (`sqlite://…`, `postgres://…`).
 //!
@@ -11,7 +13,7 @@
 
 use std::net::SocketAddr;
 
-use latchkey_api::{AppState, DEFAULT_PORT, ManagementConfig, Store, app};
+use latchkey_api::{AppState, DEFAULT_PORT, Dpop, DpopPolicy, ManagementConfig, Store, app};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -26,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let mut audience =
         std::env::var("LATCHKEY_API_AUDIENCE").unwrap_or_else(|_| "urn:latchkey:sample-api".into());
     let mut database = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    let (mut dpop_only, mut dpop_nonce) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -42,9 +45,11 @@ async fn main() -> anyhow::Result<()> {
             "--issuer" => issuer = value()?,
             "--audience" => audience = value()?,
             "--database" => database = Some(value()?),
+            "--dpop-only" => dpop_only = true,
+            "--dpop-nonce" => dpop_nonce = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: latchkey-api [--port N] [--issuer URL] [--audience ID] [--database URL]"
+                    "usage: latchkey-api [--port N] [--issuer URL] [--audience ID] [--database URL] [--dpop-only] [--dpop-nonce]"
                 );
                 return Ok(());
             }
@@ -69,7 +74,17 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?
         }
     };
-    let mut state = AppState::new(&issuer, &audience).with_store(store);
+    let mut dpop = Dpop::new(if dpop_only {
+        DpopPolicy::Required
+    } else {
+        DpopPolicy::Allowed
+    });
+    if dpop_nonce {
+        dpop = dpop.with_nonces(300);
+    }
+    let mut state = AppState::new(&issuer, &audience)
+        .with_store(store)
+        .with_dpop(dpop);
     match (
         std::env::var("MANAGEMENT_CLIENT_ID"),
         std::env::var("MANAGEMENT_CLIENT_SECRET"),
