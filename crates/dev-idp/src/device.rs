@@ -134,7 +134,12 @@ pub(crate) async fn device_code(
 }
 
 /// The token endpoint's device grant (RFC 8628 §3.4–3.5).
-pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
+pub(crate) fn redeem(
+    p: &Provider,
+    client_id: &str,
+    form: &TokenForm,
+    jkt: Option<&str>,
+) -> Response {
     let error = |code: &str, text: &str| oauth_error(StatusCode::BAD_REQUEST, code, text);
     let Some(device_code) = form.device_code.as_deref() else {
         return error("invalid_request", "device_code is required.");
@@ -195,6 +200,7 @@ pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Respons
                         audience: grant.audience.clone(),
                         auth_time,
                         used: false,
+                        jkt: jkt.map(str::to_owned),
                     },
                     p.settings.refresh_token_bytes,
                 )
@@ -208,6 +214,7 @@ pub(crate) fn redeem(p: &Provider, client_id: &str, form: &TokenForm) -> Respons
                 None,
                 Some(auth_time),
                 refresh,
+                jkt,
             )
         }
     }

@@ -30,6 +30,9 @@ pub(crate) struct RefreshRecord {
     pub(crate) auth_time: i64,
     /// Set once the token has been exchanged; a second use is a replay.
     pub(crate) used: bool,
+    /// The DPoP key the token is bound to (RFC 9449 §5: a public client's refresh tokens
+    /// are): a refresh must prove it.
+    pub(crate) jkt: Option<String>,
 }
 
 #[derive(Default)]

@@ -104,6 +104,9 @@ pub struct Settings {
     /// The SQLite file that keeps users and signing keys across restarts (created when
     /// missing); `None` keeps them in memory only, as tests want.
     pub data: Option<PathBuf>,
+    /// Demand a server nonce in every DPoP proof at the token endpoint (RFC 9449 §8: a
+    /// proof without the current one gets `use_dpop_nonce` and a `DPoP-Nonce` to retry with).
+    pub dpop_nonces: bool,
 }
 
 /// The management client id the dev stack gives the sample API.
@@ -146,6 +149,7 @@ impl Default for Settings {
             account_chooser: true,
             management: None,
             data: None,
+            dpop_nonces: false,
         }
     }
 }
@@ -237,6 +241,12 @@ pub struct Counters {
     pub device_polls: AtomicUsize,
     /// Token requests answered 503 while [`DevIdp::set_unavailable`] was set.
     pub unavailable_answers: AtomicUsize,
+    /// Token requests with a DPoP proof that passed.
+    pub dpop_proofs: AtomicUsize,
+    /// DPoP proofs refused for lacking the current nonce (`use_dpop_nonce`).
+    pub dpop_nonce_challenges: AtomicUsize,
+    /// Refreshes of a DPoP-bound refresh token without a proof by its key (a stolen copy).
+    pub dpop_key_mismatches: AtomicUsize,
 }
 
 pub(crate) struct Provider {
@@ -259,6 +269,10 @@ pub(crate) struct Provider {
     ended_sessions: Mutex<Vec<EndedSession>>,
     /// The `prompt` of every authorization request, in order (`None` when it had none).
     prompts: Mutex<Vec<Option<String>>>,
+    /// DPoP proofs seen at the token endpoint (a replayed one is refused).
+    dpop_replays: latchkey_dpop::ReplayCache,
+    /// The token endpoint's DPoP nonces, when [`Settings::dpop_nonces`] asks for them.
+    dpop_nonces: latchkey_dpop::Nonces,
 }
 
 /// An RP-initiated logout the dev IdP answered.
@@ -410,6 +424,8 @@ impl DevIdp {
             user_queries: Mutex::new(Vec::new()),
             ended_sessions: Mutex::new(Vec::new()),
             prompts: Mutex::new(Vec::new()),
+            dpop_replays: latchkey_dpop::ReplayCache::new(100_000),
+            dpop_nonces: latchkey_dpop::Nonces::new(300, latchkey_dpop::unix_now()),
         });
         let mut idp = Self {
             provider,
@@ -683,6 +699,7 @@ async fn discovery(State(p): State<Arc<Provider>>) -> Json<serde_json::Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": latchkey_dpop::ALGORITHM_NAMES.split(' ').collect::<Vec<_>>(),
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "name", "nickname", "picture", "email", "email_verified"],
         "authorization_response_iss_parameter_supported": true,

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError};
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -57,7 +57,54 @@ pub(crate) struct TokenForm {
     pub(crate) device_code: Option<String>,
 }
 
-pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<TokenForm>) -> Response {
+/// The token request's DPoP proof (RFC 9449 §5), checked: its key's thumbprint, or `None`
+/// when the request has none. A bad proof, a replayed one, or one without the nonce this
+/// provider demands is the error answer.
+fn dpop_key(p: &Provider, headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let refused = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", why);
+    let mut proofs = headers.get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (None, _) => return Ok(None),
+        (Some(proof), None) => proof
+            .to_str()
+            .map_err(|_| refused("The DPoP proof is not text."))?,
+        (Some(_), Some(_)) => return Err(refused("More than one DPoP header.")),
+    };
+    let now = latchkey_dpop::unix_now();
+    let url = p.url("oauth/token");
+    let request = latchkey_dpop::Request {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    let verified =
+        latchkey_dpop::verify(proof, request, now).map_err(|e| refused(&e.to_string()))?;
+    if p.settings.dpop_nonces && !p.dpop_nonces.accepts(verified.nonce.as_deref(), now) {
+        p.counters
+            .dpop_nonce_challenges
+            .fetch_add(1, Ordering::SeqCst);
+        let mut answer = oauth_error(
+            StatusCode::BAD_REQUEST,
+            "use_dpop_nonce",
+            "Authorization server requires nonce in DPoP proof",
+        );
+        if let Ok(nonce) = HeaderValue::from_str(&p.dpop_nonces.current(now)) {
+            answer.headers_mut().insert("dpop-nonce", nonce);
+        }
+        return Err(answer);
+    }
+    p.dpop_replays
+        .first_use(&verified, now)
+        .map_err(|e| refused(&e.to_string()))?;
+    p.counters.dpop_proofs.fetch_add(1, Ordering::SeqCst);
+    Ok(Some(verified.jkt))
+}
+
+pub(crate) async fn token(
+    State(p): State<Arc<Provider>>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
     if p.unavailable.load(Ordering::SeqCst) {
         p.counters
             .unavailable_answers
@@ -79,14 +126,19 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
     let Some(client_id) = known_client(&p, form.client_id.as_deref()) else {
         return invalid_client();
     };
+    let jkt = match dpop_key(&p, &headers) {
+        Ok(jkt) => jkt,
+        Err(refused) => return refused,
+    };
+    let jkt = jkt.as_deref();
     match form.grant_type.as_deref() {
         Some("authorization_code") => {
             p.counters.code_grants.fetch_add(1, Ordering::SeqCst);
-            redeem_code(&p, client_id, &form)
+            redeem_code(&p, client_id, &form, jkt)
         }
         Some(crate::device::DEVICE_GRANT) => {
             p.counters.device_polls.fetch_add(1, Ordering::SeqCst);
-            crate::device::redeem(&p, client_id, &form)
+            crate::device::redeem(&p, client_id, &form, jkt)
         }
         Some("refresh_token") => {
             p.counters.refresh_grants.fetch_add(1, Ordering::SeqCst);
@@ -97,7 +149,7 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
                     "The provider's policy asks for a new sign-in.",
                 );
             }
-            let answer = redeem_refresh(&p, client_id, &form);
+            let answer = redeem_refresh(&p, client_id, &form, jkt);
             if answer.status().is_success() {
                 p.stall_at(crate::Stall::RefreshAnswer).await;
             }
@@ -111,7 +163,7 @@ pub(crate) async fn token(State(p): State<Arc<Provider>>, Form(form): Form<Token
     }
 }
 
-fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
+fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm, jkt: Option<&str>) -> Response {
     let invalid = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
     let Some(code) = form.code.as_deref() else {
         return oauth_error(
@@ -170,6 +222,7 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
                 audience: grant.audience.clone(),
                 auth_time: grant.auth_time,
                 used: false,
+                jkt: jkt.map(str::to_owned),
             },
             p.settings.refresh_token_bytes,
         )
@@ -184,10 +237,11 @@ fn redeem_code(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
         grant.nonce.as_deref(),
         Some(grant.auth_time),
         refresh,
+        jkt,
     )
 }
 
-fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
+fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm, jkt: Option<&str>) -> Response {
     let invalid = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
     let Some(presented) = form.refresh_token.as_deref() else {
         return oauth_error(
@@ -203,6 +257,16 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     if record.client_id != client_id {
         return invalid("The refresh token was issued to another client.");
     }
+    // A bound token without a proof by its key is a copy without the key: refused, and the
+    // holder's own token stays good.
+    if let Some(bound) = &record.jkt
+        && jkt != Some(bound.as_str())
+    {
+        p.counters
+            .dpop_key_mismatches
+            .fetch_add(1, Ordering::SeqCst);
+        return invalid("The refresh token is bound to a DPoP key this request does not prove.");
+    }
     if record.used {
         // Reuse of a rotated token: someone holds a copy. Revoke the whole family.
         let family = record.family.clone();
@@ -212,12 +276,13 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
     }
     let rotate = p.client(client_id).is_none_or(|c| c.rotate_refresh_tokens);
     record.used = rotate;
-    let (family, sub, scope, audience, auth_time) = (
+    let (family, sub, scope, audience, auth_time, bound) = (
         record.family.clone(),
         record.sub.clone(),
         record.scope.clone(),
         record.audience.clone(),
         record.auth_time,
+        record.jkt.clone(),
     );
     if state.revoked_families.contains(&family) {
         return invalid("The session was revoked.");
@@ -233,6 +298,7 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
                 audience: audience.clone(),
                 auth_time,
                 used: false,
+                jkt: bound,
             },
             p.settings.refresh_token_bytes,
         )
@@ -250,6 +316,7 @@ fn redeem_refresh(p: &Provider, client_id: &str, form: &TokenForm) -> Response {
         None,
         Some(auth_time),
         next,
+        jkt,
     )
 }
 
@@ -264,6 +331,9 @@ struct AccessClaims<'a> {
     scope: &'a str,
     permissions: &'a [String],
     jti: String,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Value>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,6 +346,7 @@ pub(crate) fn token_response(
     nonce: Option<&str>,
     auth_time: Option<i64>,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
 ) -> Response {
     let now = now_secs();
     let keys = p.keys.read().unwrap_or_else(PoisonError::into_inner);
@@ -295,6 +366,7 @@ pub(crate) fn token_response(
         scope,
         permissions: &user.permissions,
         jti: crate::random_token(12),
+        cnf: jkt.map(|jkt| json!({ "jkt": jkt })),
     };
     let access_token = match key.sign(&access, "at+jwt") {
         Ok(t) => t,
@@ -327,7 +399,7 @@ pub(crate) fn token_response(
     };
     let mut body = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": p.settings.access_token_ttl.as_secs(),
         "scope": scope,
         "id_token": id_token,

@@ -250,3 +250,178 @@ async fn sign_up_refuses_a_taken_name_and_a_weak_password_in_words_then_signs_in
     );
     assert_eq!(idp.user("newbie").unwrap().name, "newbie");
 }
+
+/// A token request with a DPoP proof; the status, the body and the `DPoP-Nonce` answered.
+async fn token_with_proof(
+    idp: &DevIdp,
+    form: &[(&str, &str)],
+    proof: &str,
+) -> (u16, Value, Option<String>) {
+    let response = http()
+        .post(format!("{}oauth/token", idp.issuer()))
+        .header("DPoP", proof)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap(),
+        nonce,
+    )
+}
+
+fn token_endpoint(idp: &DevIdp) -> String {
+    format!("{}oauth/token", idp.issuer())
+}
+
+fn proof(key: &latchkey_dpop::ProofKey, idp: &DevIdp, nonce: Option<&str>) -> String {
+    key.proof(
+        "POST",
+        &token_endpoint(idp),
+        latchkey_dpop::unix_now(),
+        None,
+        nonce,
+    )
+}
+
+fn payload(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn dpop_binds_the_tokens_to_the_key_and_a_copied_refresh_token_is_useless() {
+    let idp = DevIdp::start(Settings::default()).await.unwrap();
+    let discovery: Value = http()
+        .get(format!("{}.well-known/openid-configuration", idp.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        discovery["dpop_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"ES256".into())
+    );
+    let key = latchkey_dpop::ProofKey::generate();
+    let (code, verifier) = code_for_jemma(&idp).await;
+    let redeem_form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", DESKTOP_CLIENT_ID),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, body, _) = token_with_proof(&idp, &redeem_form, &proof(&key, &idp, None)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let access = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(access["cnf"]["jkt"], key.thumbprint());
+    let stolen = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_form = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", DESKTOP_CLIENT_ID.to_owned()),
+            ("refresh_token", token.to_owned()),
+        ]
+    };
+
+    // The copy without the key: plain, or with a proof by the thief's own key.
+    let (status, body) = refresh(&idp, &stolen).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let thief = latchkey_dpop::ProofKey::generate();
+    let form = refresh_form(&stolen);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body, _) = token_with_proof(&idp, &form, &proof(&thief, &idp, None)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(
+        idp.counters()
+            .dpop_key_mismatches
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+
+    // The holder of the key still refreshes: the thief's tries spent nothing.
+    let holder_proof = proof(&key, &idp, None);
+    let (status, body, _) = token_with_proof(&idp, &form, &holder_proof).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let rotated = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rotated, stolen);
+
+    // A proof is good once, and only for this endpoint.
+    let form = refresh_form(&rotated);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, body, _) = token_with_proof(&idp, &form, &holder_proof).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "a replayed proof: {body}"
+    );
+    let elsewhere = key.proof(
+        "POST",
+        &format!("{}oauth/revoke", idp.issuer()),
+        latchkey_dpop::unix_now(),
+        None,
+        None,
+    );
+    let (status, body, _) = token_with_proof(&idp, &form, &elsewhere).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "a proof for another URL: {body}"
+    );
+    let (status, body, _) = token_with_proof(&idp, &form, &proof(&key, &idp, None)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_provider_that_demands_dpop_nonces_names_one_and_takes_the_retry() {
+    let idp = DevIdp::start(Settings {
+        dpop_nonces: true,
+        ..Settings::default()
+    })
+    .await
+    .unwrap();
+    let key = latchkey_dpop::ProofKey::generate();
+    let (code, verifier) = code_for_jemma(&idp).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", DESKTOP_CLIENT_ID),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, body, nonce) = token_with_proof(&idp, &form, &proof(&key, &idp, None)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{body}"
+    );
+    let nonce = nonce.expect("a DPoP-Nonce with the challenge");
+    // The code was not spent by the challenge: the retry with the nonce redeems it.
+    let (status, body, _) = token_with_proof(&idp, &form, &proof(&key, &idp, Some(&nonce))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+}
