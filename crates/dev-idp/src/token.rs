@@ -60,8 +60,14 @@ pub(crate) struct TokenForm {
 /// The token request's DPoP proof (RFC 9449 §5), checked: its key's thumbprint, or `None`
 /// when the request has none. A bad proof, a replayed one, or one without the nonce this
 /// provider demands is the error answer.
-fn dpop_key(p: &Provider, headers: &HeaderMap) -> Result<Option<String>, Response> {
-    let refused = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", why);
+fn dpop_key(p: &Provider, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
+    let refused = |why: &str| {
+        Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+            why,
+        ))
+    };
     let mut proofs = headers.get_all("dpop").iter();
     let proof = match (proofs.next(), proofs.next()) {
         (None, _) => return Ok(None),
@@ -91,7 +97,7 @@ fn dpop_key(p: &Provider, headers: &HeaderMap) -> Result<Option<String>, Respons
         if let Ok(nonce) = HeaderValue::from_str(&p.dpop_nonces.current(now)) {
             answer.headers_mut().insert("dpop-nonce", nonce);
         }
-        return Err(answer);
+        return Err(Box::new(answer));
     }
     p.dpop_replays
         .first_use(&verified, now)
@@ -128,7 +134,7 @@ pub(crate) async fn token(
     };
     let jkt = match dpop_key(&p, &headers) {
         Ok(jkt) => jkt,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let jkt = jkt.as_deref();
     match form.grant_type.as_deref() {
