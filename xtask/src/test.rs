@@ -121,8 +121,9 @@ pub(crate) fn test() -> Result {
 
 /// The crates other apps depend on: documented without a warning, and packaged as they
 /// would be published (the package is built on its own, from its registry form).
-pub(crate) const LIBRARY_CRATES: [&str; 4] = [
+pub(crate) const LIBRARY_CRATES: [&str; 5] = [
     "latchkey-http",
+    "latchkey-dpop",
     "latchkey-auth",
     "latchkey-ipc",
     "tauri-plugin-latchkey",

@@ -8,7 +8,9 @@
 //! is what tokens are bound to (`cnf.jkt`). [`ReplayCache`] refuses a `jti` seen before
 //! within the window; [`Nonces`] issues and checks server nonces (§8, §9).
 //!
-//! [`ProofKey`] makes proofs: the tests' and the dev tools' client side.
+//! [`ProofKey`] makes proofs: latchkey-auth's client side, and the tests'.
+
+#![warn(missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -42,34 +44,49 @@ pub const MAX_JTI: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProofError {
+    /// No `DPoP` header.
     #[error("the request has no DPoP proof")]
     Missing,
+    /// More than one `DPoP` header (§4.3 allows one).
     #[error("the request has more than one DPoP header")]
     Several,
+    /// Not a JWT, or one without the header or claims a proof has.
     #[error("the DPoP proof is malformed: {0}")]
     Malformed(&'static str),
+    /// `typ` is not `dpop+jwt`.
     #[error("the DPoP proof's type is not dpop+jwt")]
     Type,
+    /// `alg` is not one of [`ALGORITHMS`].
     #[error("the DPoP proof's algorithm is not accepted (use one of {ALGORITHM_NAMES})")]
     Algorithm,
+    /// The header's `jwk` carries private key material.
     #[error("the DPoP proof's header holds a private key")]
     PrivateKey,
+    /// The signature is not by the header's key.
     #[error("the DPoP proof's signature does not verify with its key")]
     Signature,
+    /// `htm` is not the request's method.
     #[error("the DPoP proof is for another method")]
     Method,
+    /// `htu` is not the request's URL.
     #[error("the DPoP proof is for another URL")]
     Url,
+    /// `iat` is more than [`MAX_AGE`] ago.
     #[error("the DPoP proof is too old")]
     TooOld,
+    /// `iat` is more than [`MAX_SKEW`] ahead.
     #[error("the DPoP proof is from the future")]
     FromTheFuture,
+    /// `ath` is missing or not the access token's hash.
     #[error("the DPoP proof's ath is not the access token's hash")]
     AccessTokenHash,
+    /// The `jti` was seen within the window.
     #[error("the DPoP proof was used before")]
     Replayed,
+    /// The proof lacks the server's current nonce.
     #[error("the DPoP proof has no valid nonce")]
     Nonce,
+    /// The proof's key is not the one the token names (`cnf.jkt`).
     #[error("the DPoP proof's key is not the one the token is bound to")]
     WrongKey,
 }
@@ -90,8 +107,11 @@ pub struct Request<'a> {
 pub struct Verified {
     /// The key's RFC 7638 SHA-256 thumbprint, base64url: what `cnf.jkt` names.
     pub jkt: String,
+    /// The proof's unique id.
     pub jti: String,
+    /// When it was made (Unix seconds).
     pub iat: u64,
+    /// The server nonce it carries, if any.
     pub nonce: Option<String>,
 }
 
@@ -214,6 +234,7 @@ pub struct ReplayCache {
 type Seen = (HashMap<String, u64>, VecDeque<(String, u64)>);
 
 impl ReplayCache {
+    /// A cache of at most `capacity` proofs.
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
@@ -241,10 +262,12 @@ impl ReplayCache {
         Ok(())
     }
 
+    /// How many proofs are remembered.
     pub fn len(&self) -> usize {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).0.len()
     }
 
+    /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -258,6 +281,7 @@ pub struct Nonces {
 }
 
 impl Nonces {
+    /// Nonces that last `lifetime` seconds, the first made at `now`.
     pub fn new(lifetime: u64, now: u64) -> Self {
         Self {
             lifetime: lifetime.max(1),

@@ -68,7 +68,7 @@ pub fn require_scripted_browser() {
 
 /// Starts the app built at `app` with the environment `setup` gives it (through tauri-driver).
 pub async fn launch_app(app: &str, setup: impl FnOnce(&mut tokio::process::Command)) -> App {
-    // reqwest brings ring and jsonwebtoken brings aws-lc-rs: name the one WebDriver uses.
+    // Name rustls's provider for WebDriver's client (ring, as reqwest's).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (port, native_port) = (free_port(), free_port());
     let mut driver = tokio::process::Command::new("tauri-driver");
