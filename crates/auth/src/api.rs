@@ -44,7 +44,7 @@ pub enum ApiError {
     Network(#[source] latchkey_http::HttpError),
 }
 
-/// An HTTP client that attaches `Authorization: Bearer` only to URLs under the configured
+/// An HTTP client that attaches the access token (`Bearer`, or `DPoP` with a proof) only to URLs under the configured
 /// API base (an allow list, as Auth0's Angular SDK has), retries once after a 401 with
 /// fresh tokens, and never follows a redirect out of the allow list.
 #[derive(Clone)]
@@ -116,31 +116,74 @@ impl ApiClient {
             source,
         })?;
         if !is_allowed(&self.base, &url) {
-            return self.once(method, url, body, None).await;
+            return self
+                .once(method, url, body, None)
+                .await
+                .map(|(answer, _)| answer);
         }
-        let (token, generation) = self.session.access_token().await?;
+        let (token, generation, dpop) = self.session.access_credentials().await?;
+        let credentials = Credentials {
+            token: token.secret(),
+            dpop: dpop.as_deref(),
+        };
         let first = self
-            .once(method.clone(), url.clone(), body, Some(token.secret()))
+            .authorized(method.clone(), &url, body, credentials)
             .await?;
         if first.status != StatusCode::UNAUTHORIZED.as_u16() {
             return Ok(first);
         }
         // One 401: the token may have been revoked or rotated early. Refresh and retry once.
         self.session.refresh(generation).await?;
-        let (token, _) = self.session.access_token().await?;
-        self.once(method, url, body, Some(token.secret())).await
+        let (token, _, dpop) = self.session.access_credentials().await?;
+        let credentials = Credentials {
+            token: token.secret(),
+            dpop: dpop.as_deref(),
+        };
+        self.authorized(method, &url, body, credentials).await
     }
 
+    /// A call with the access token; a DPoP-bound one is sent once more, with the nonce,
+    /// when the API asks for one (RFC 9449 §9).
+    async fn authorized(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        credentials: Credentials<'_>,
+    ) -> Result<ApiResponse, ApiError> {
+        let (answer, asks_for_nonce) = self
+            .once(method.clone(), url.clone(), body, Some(credentials))
+            .await?;
+        if !asks_for_nonce || credentials.dpop.is_none() {
+            return Ok(answer);
+        }
+        self.once(method, url.clone(), body, Some(credentials))
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// One request; returns the answer and whether it was a fresh `use_dpop_nonce` challenge.
     async fn once(
         &self,
         method: Method,
         url: Url,
         body: Option<&serde_json::Value>,
-        token: Option<&String>,
-    ) -> Result<ApiResponse, ApiError> {
-        let mut request = self.http.request(method, url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        credentials: Option<Credentials<'_>>,
+    ) -> Result<(ApiResponse, bool), ApiError> {
+        let nonces = &self.session.inner.dpop_nonces;
+        let mut request = self.http.request(method.clone(), url.clone());
+        match credentials {
+            Some(Credentials {
+                token,
+                dpop: Some(key),
+            }) => {
+                let proof = crate::dpop::proof(key, nonces, method.as_str(), &url, Some(token));
+                request = request
+                    .header(reqwest::header::AUTHORIZATION, format!("DPoP {token}"))
+                    .header(crate::dpop::HEADER, proof);
+            }
+            Some(Credentials { token, dpop: None }) => request = request.bearer_auth(token),
+            None => {}
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -150,6 +193,10 @@ impl ApiClient {
             .await
             .map_err(|e| ApiError::Network(e.without_url().into()))?;
         let status = response.status().as_u16();
+        let asks_for_nonce = credentials.is_some_and(|c| c.dpop.is_some())
+            && nonces.take_from(&url, response.headers())
+            && status == StatusCode::UNAUTHORIZED.as_u16()
+            && crate::dpop::challenges_for_nonce(response.headers());
         let body = match latchkey_http::read_capped(response, MAX_API_ANSWER).await {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(latchkey_http::HttpError::Transport(e)) => {
@@ -157,12 +204,22 @@ impl ApiClient {
             }
             Err(e) => return Err(ApiError::Network(e)),
         };
-        Ok(ApiResponse {
-            status,
-            body,
-            authorized: token.is_some(),
-        })
+        Ok((
+            ApiResponse {
+                status,
+                body,
+                authorized: credentials.is_some(),
+            },
+            asks_for_nonce,
+        ))
     }
+}
+
+/// The access token a call carries, and the DPoP key it is bound to.
+#[derive(Clone, Copy)]
+struct Credentials<'a> {
+    token: &'a str,
+    dpop: Option<&'a latchkey_dpop::ProofKey>,
 }
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ pub struct Config {
     /// Endpoints set by hand, for providers that advertise them in neither discovery
     /// document (OpenID Connect Discovery, RFC 8414). They win over discovery.
     pub endpoints: ConfiguredEndpoints,
+    /// DPoP (RFC 9449): `Some(true)` binds the tokens to a key this app holds, `Some(false)`
+    /// never, `None` (the default) when discovery lists ES256 in
+    /// `dpop_signing_alg_values_supported`.
+    pub dpop: Option<bool>,
+    /// With `"dpop": true`, take a plain bearer answer instead of refusing it as a downgrade.
+    pub dpop_allow_bearer: bool,
 }
 
 /// Endpoints a configuration may give for a provider that does not advertise them.
@@ -117,6 +123,8 @@ struct RawConfig {
     loopback_ports: Option<Vec<serde_json::Value>>,
     revocation_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
+    dpop: Option<bool>,
+    dpop_allow_bearer: Option<bool>,
 }
 
 const DEFAULT_SCOPES: &str = "openid profile email offline_access";
@@ -271,6 +279,8 @@ impl Config {
             redirect,
             loopback_ports,
             endpoints,
+            dpop: raw.dpop,
+            dpop_allow_bearer: raw.dpop_allow_bearer.unwrap_or(false),
         })
     }
 }

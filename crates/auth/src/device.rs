@@ -69,24 +69,39 @@ impl Session {
             .map_err(|e| LoginError::Device(ProviderError::request(e)))?;
         let code = check_device_answer(&details)?;
         on_code(&code);
-        let response = client
+        let dpop = self.new_dpop_key(&provider);
+        let request = client
             .exchange_device_access_token(&details)
-            .map_err(|e| LoginError::Device(ProviderError::unusable(e)))?
-            .request_async(&self.inner.http, tokio::time::sleep, Some(code.expires_in))
-            .await
-            .map_err(|err| match &err {
-                RequestTokenError::ServerResponse(e) => match e.error().as_ref() {
-                    "access_denied" => LoginError::Provider {
-                        error: "access_denied".into(),
-                        description: None,
-                    },
-                    "expired_token" => LoginError::DeviceCodeExpired,
-                    _ => LoginError::Device(ProviderError::request(err)),
+            .map_err(|e| LoginError::Device(ProviderError::unusable(e)))?;
+        let answer = match &dpop {
+            Some(key) => {
+                request
+                    .request_async(
+                        &self.dpop_http(key),
+                        tokio::time::sleep,
+                        Some(code.expires_in),
+                    )
+                    .await
+            }
+            None => {
+                request
+                    .request_async(&self.inner.http, tokio::time::sleep, Some(code.expires_in))
+                    .await
+            }
+        };
+        let response = answer.map_err(|err| match &err {
+            RequestTokenError::ServerResponse(e) => match e.error().as_ref() {
+                "access_denied" => LoginError::Provider {
+                    error: "access_denied".into(),
+                    description: None,
                 },
+                "expired_token" => LoginError::DeviceCodeExpired,
                 _ => LoginError::Device(ProviderError::request(err)),
-            })?;
+            },
+            _ => LoginError::Device(ProviderError::request(err)),
+        })?;
         let accepted = self
-            .check_answer(&provider, &response, Grant::Device)
+            .check_answer(&provider, &response, Grant::Device, dpop)
             .await?;
         Ok(self.sign_in_with(response, accepted).await?)
     }

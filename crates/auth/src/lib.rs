@@ -61,6 +61,7 @@ mod browser;
 mod config;
 mod device;
 pub mod doctor;
+mod dpop;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -234,18 +234,35 @@ impl Session {
         let result = async {
             let code = check_callback(&provider, &callback)?;
             let exchanging = Instant::now();
-            let response = exchange(
-                &provider,
-                &self.inner.http,
-                &authorization.redirect_uri,
-                authorization.verifier,
-                code,
-            )
-            .await?;
+            // A key made for this sign-in, when the tokens are to be DPoP-bound.
+            let dpop = self.new_dpop_key(&provider);
+            let response = match &dpop {
+                Some(key) => {
+                    let http = self.dpop_http(key);
+                    exchange(
+                        &provider,
+                        &http,
+                        &authorization.redirect_uri,
+                        authorization.verifier,
+                        code,
+                    )
+                    .await?
+                }
+                None => {
+                    exchange(
+                        &provider,
+                        &self.inner.http,
+                        &authorization.redirect_uri,
+                        authorization.verifier,
+                        code,
+                    )
+                    .await?
+                }
+            };
             timings.token_endpoint = exchanging.elapsed();
             let checking = Instant::now();
             let accepted = self
-                .check_answer(&provider, &response, Grant::Code { nonce: &nonce })
+                .check_answer(&provider, &response, Grant::Code { nonce: &nonce }, dpop)
                 .await?;
             timings.userinfo = accepted.userinfo;
             timings.validation = checking.elapsed().saturating_sub(accepted.userinfo);
@@ -374,13 +391,16 @@ pub(crate) fn check_callback(
 }
 
 /// Exchanges the code (with the PKCE verifier) at the token endpoint.
-pub(crate) async fn exchange(
+pub(crate) async fn exchange<C>(
     provider: &Provider,
-    http: &latchkey_http::ProviderHttp,
+    http: &C,
     redirect_uri: &str,
     verifier: openidconnect::PkceCodeVerifier,
     code: AuthorizationCode,
-) -> Result<CoreTokenResponse, LoginError> {
+) -> Result<CoreTokenResponse, LoginError>
+where
+    C: for<'c> openidconnect::AsyncHttpClient<'c, Error = latchkey_http::HttpError>,
+{
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| LoginError::Exchange(ProviderError::unusable(e)))?;
     let client = provider.client.clone().set_redirect_uri(redirect);

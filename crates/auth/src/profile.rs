@@ -135,12 +135,15 @@ pub(crate) struct UserinfoProfile {
 
 /// Asks `/userinfo` for the profile when the ID token has none of its own; an answer about
 /// another `sub` (or none at all) is discarded.
-pub(crate) async fn userinfo(
+pub(crate) async fn userinfo<C>(
     provider: &Provider,
-    http: &latchkey_http::ProviderHttp,
+    http: &C,
     access_token: &AccessToken,
     claims: &CoreIdTokenClaims,
-) -> Option<UserinfoProfile> {
+) -> Option<UserinfoProfile>
+where
+    C: for<'c> openidconnect::AsyncHttpClient<'c, Error = latchkey_http::HttpError>,
+{
     let has_profile = claims.name().is_some() || claims.email().is_some();
     if has_profile {
         return None;

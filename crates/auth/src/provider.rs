@@ -42,6 +42,9 @@ pub struct ExtraMetadata {
     /// Auth0's MFA API: no standard document has it, so it marks Auth0 behind a custom
     /// domain ([`crate::quirks`]).
     pub mfa_challenge_endpoint: Option<Url>,
+    /// RFC 9449 §5.1: the algorithms the provider takes DPoP proofs in.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
@@ -256,6 +259,15 @@ impl Provider {
     /// RFC 7009: where log out revokes the refresh token, if the provider has one.
     pub fn revocation_endpoint(&self) -> Option<&Endpoint> {
         self.endpoints.revocation.as_ref()
+    }
+
+    /// Whether the provider takes DPoP proofs made with ES256, the key Latchkey makes.
+    pub fn offers_dpop(&self) -> bool {
+        self.metadata
+            .additional_metadata()
+            .dpop_signing_alg_values_supported
+            .iter()
+            .any(|alg| alg == "ES256")
     }
 
     /// RFC 8628: where a device asks for a user code, if the provider has one.

@@ -7,6 +7,7 @@
 //! one in memory, and a session another process signed out of is not brought back. A refused
 //! token (`invalid_grant`) is deleted only when the entry still holds that very token.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreErrorResponseType, CoreTokenResponse};
@@ -21,7 +22,7 @@ use crate::lock_unpoisoned;
 use crate::profile::Profile;
 use crate::provider::DiscoveryError;
 use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
-use crate::store::{Binding, StoredEntry, StoredSession};
+use crate::store::{StoredEntry, StoredSession};
 use crate::tokens::{Accepted, Grant, TokenAnswerError};
 
 /// A discovery failure while renewing: unreachable means offline, anything else is itself.
@@ -54,6 +55,22 @@ impl Session {
         self.refresh(stale_generation).await?;
         match &*lock_unpoisoned(&self.inner.state) {
             State::SignedIn(tokens) => Ok((tokens.access.clone(), tokens.generation)),
+            _ => Err(SessionError::SignedOut),
+        }
+    }
+
+    /// [`Session::access_token`] with the DPoP key it is bound to, if it is: read together,
+    /// so a proof is never made with another session's key.
+    pub(crate) async fn access_credentials(
+        &self,
+    ) -> Result<(AccessToken, u64, Option<Arc<latchkey_dpop::ProofKey>>), SessionError> {
+        let (access, generation) = self.access_token().await?;
+        match &*lock_unpoisoned(&self.inner.state) {
+            State::SignedIn(tokens) if tokens.generation == generation => {
+                Ok((access, generation, tokens.dpop.clone()))
+            }
+            // Renewed in between: the caller's 401 path refreshes and asks again.
+            State::SignedIn(_) => Ok((access, generation, None)),
             _ => Err(SessionError::SignedOut),
         }
     }
@@ -99,6 +116,7 @@ impl Session {
                     refresh_token: tokens.refresh.clone().ok_or(SessionError::Expired)?,
                     binding: Some(tokens.binding.clone()),
                     profile: Some(tokens.profile.to_cache()),
+                    dpop_key: tokens.dpop.clone(),
                 },
                 tokens.persisted,
                 Some(tokens.profile.clone()),
@@ -131,7 +149,11 @@ impl Session {
             .client
             .exchange_refresh_token(&current.refresh_token)
             .map_err(|e| SessionError::Provider(ProviderError::unusable(e)))?;
-        let answer = request.request_async(&self.inner.http).await;
+        // Bound tokens are refreshed with a proof by their key (RFC 9449 §5).
+        let answer = match &current.dpop_key {
+            Some(key) => request.request_async(&self.dpop_http(key)).await,
+            None => request.request_async(&self.inner.http).await,
+        };
         if let Err(RequestTokenError::ServerResponse(err)) = &answer
             && let CoreErrorResponseType::Extension(code) = err.error()
             && let Some(why) = SignInRequired::from_code(code)
@@ -173,7 +195,10 @@ impl Session {
             current: &current,
             shown,
         };
-        let accepted = match self.check_answer(&provider, &response, grant).await {
+        let accepted = match self
+            .check_answer(&provider, &response, grant, current.dpop_key.clone())
+            .await
+        {
             Ok(accepted) => accepted,
             Err(TokenAnswerError::IdentityChanged(why)) => {
                 tracing::warn!("refused a refreshed ID token: {why}");
@@ -221,13 +246,13 @@ impl Session {
         &self,
         entry: &mut StoredEntry,
         refresh: &RefreshToken,
-        binding: &Binding,
-        profile: &Profile,
+        accepted: &Accepted,
     ) -> bool {
         entry.session = Some(StoredSession {
             refresh_token: refresh.clone(),
-            binding: Some(binding.clone()),
-            profile: Some(profile.to_cache()),
+            binding: Some(accepted.binding.clone()),
+            profile: Some(accepted.profile.to_cache()),
+            dpop_key: accepted.dpop.clone(),
         });
         let saved = self.inner.store.save(entry).await;
         self.note_vault_result(&saved);
@@ -249,10 +274,15 @@ impl Session {
         &self,
         response: &CoreTokenResponse,
         refresh: Option<RefreshToken>,
-        binding: Binding,
-        profile: Profile,
+        accepted: Accepted,
         persisted: bool,
     ) {
+        let Accepted {
+            binding,
+            profile,
+            dpop,
+            ..
+        } = accepted;
         let renew_at = renew_at(Instant::now(), response.expires_in());
         let mut state = lock_unpoisoned(&self.inner.state);
         let id_token = match &*state {
@@ -270,8 +300,21 @@ impl Session {
             profile,
             binding,
             persisted,
+            dpop,
             generation: self.next_generation(),
         });
+    }
+
+    /// The provider's HTTP client putting a proof by `key` on every request.
+    pub(crate) fn dpop_http<'a>(
+        &'a self,
+        key: &'a Arc<latchkey_dpop::ProofKey>,
+    ) -> crate::dpop::DpopHttp<'a> {
+        crate::dpop::DpopHttp {
+            http: &self.inner.http,
+            key,
+            nonces: &self.inner.dpop_nonces,
+        }
     }
 
     /// Forgets the session in this process (the vault is left as it is).

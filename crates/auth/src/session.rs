@@ -40,6 +40,8 @@ pub(crate) struct Tokens {
     pub(crate) binding: Binding,
     /// Whether the refresh token reached the vault; if not, the session lives in memory only.
     pub(crate) persisted: bool,
+    /// The key the tokens are DPoP-bound to (RFC 9449), if they are.
+    pub(crate) dpop: Option<Arc<latchkey_dpop::ProofKey>>,
     pub(crate) generation: u64,
 }
 
@@ -82,6 +84,8 @@ pub(crate) struct SessionParts {
     generations: AtomicU64,
     /// The first wait and the longest between reconnect attempts after an offline start.
     pub(crate) reconnect_backoff: (Duration, Duration),
+    /// The latest DPoP nonce each server asked for.
+    pub(crate) dpop_nonces: crate::dpop::ServerNonces,
 }
 
 /// Makes a [`Session`]: [`Session::builder`], then the app's identity and browser.
@@ -150,6 +154,7 @@ impl SessionBuilder {
                 pending_revocations: AtomicUsize::new(0),
                 generations: AtomicU64::new(0),
                 reconnect_backoff,
+                dpop_nonces: Default::default(),
             }),
         }
     }
@@ -259,6 +264,16 @@ impl Session {
             State::SignedIn(tokens) => Some(tokens.profile.clone()),
             _ => None,
         }
+    }
+
+    /// A new DPoP key for a sign-in, when the configuration asks for DPoP or (unless it says
+    /// no) the provider offers it.
+    pub(crate) fn new_dpop_key(&self, provider: &Provider) -> Option<Arc<latchkey_dpop::ProofKey>> {
+        self.inner
+            .config
+            .dpop
+            .unwrap_or_else(|| provider.offers_dpop())
+            .then(|| Arc::new(latchkey_dpop::ProofKey::generate()))
     }
 
     /// Discovers the provider once; a failure is not cached, so the next call retries.

@@ -5,7 +5,8 @@
 //!   "session": { "refreshToken": "…",
 //!                "binding": { "issuer": "…", "clientId": "…", "sub": "…", "authTime": 1700000000,
 //!                             "audiences": ["…"], "nonce": "…" },
-//!                "profile": { "name": "…", "email": "…", "picture": "…" } },
+//!                "profile": { "name": "…", "email": "…", "picture": "…" },
+//!                "dpopKey": "…" },
 //!   "toRevoke": ["…"] }
 //! ```
 //! The binding is the identity the token was issued for (OpenID Connect Core §12.2: a
@@ -14,7 +15,14 @@
 //! whose revocation the provider has not confirmed yet (RFC 7009 §2.2.1): never used to
 //! sign in, only to retry the revocation. An entry written before this format (just the
 //! token) is read as a session without binding and rewritten at its next refresh.
+//! `dpopKey` is the private key (PKCS #8, base64url) the tokens are DPoP-bound to (RFC 9449),
+//! kept beside the refresh token it binds and deleted with it.
 
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_dpop::ProofKey;
 use openidconnect::RefreshToken;
 use openidconnect::core::CoreIdTokenClaims;
 use serde::{Deserialize, Serialize};
@@ -85,6 +93,8 @@ pub struct StoredSession {
     pub binding: Option<Binding>,
     /// The profile last seen, for an offline start.
     pub profile: Option<CachedProfile>,
+    /// The key the tokens are DPoP-bound to, if they are.
+    pub dpop_key: Option<Arc<ProofKey>>,
 }
 
 impl std::fmt::Debug for StoredSession {
@@ -93,6 +103,7 @@ impl std::fmt::Debug for StoredSession {
             .field("refresh_token", &"[redacted]")
             .field("binding", &self.binding)
             .field("profile", &self.profile)
+            .field("dpop_key", &self.dpop_key)
             .finish()
     }
 }
@@ -145,6 +156,10 @@ impl StoredEntry {
                 refresh_token: s.refresh_token.secret().clone(),
                 binding: s.binding.clone(),
                 profile: s.profile.clone(),
+                dpop_key: s
+                    .dpop_key
+                    .as_ref()
+                    .map(|k| URL_SAFE_NO_PAD.encode(k.pkcs8())),
             }),
             to_revoke: self.to_revoke.iter().map(|t| t.secret().clone()).collect(),
         };
@@ -163,6 +178,7 @@ impl StoredEntry {
                     refresh_token: RefreshToken::new(token.to_owned()),
                     binding: None,
                     profile: None,
+                    dpop_key: None,
                 }),
                 to_revoke: Vec::new(),
             });
@@ -185,6 +201,13 @@ impl StoredEntry {
                 refresh_token: RefreshToken::new(s.refresh_token),
                 binding: s.binding,
                 profile: s.profile,
+                // A key that does not read binds nothing usable: the provider refuses the
+                // refresh, and the person signs in again.
+                dpop_key: s
+                    .dpop_key
+                    .and_then(|k| URL_SAFE_NO_PAD.decode(k).ok())
+                    .and_then(|der| ProofKey::from_pkcs8(&der))
+                    .map(Arc::new),
             }),
             to_revoke: wire.to_revoke.into_iter().map(RefreshToken::new).collect(),
         })
@@ -209,6 +232,8 @@ struct WireSession {
     binding: Option<Binding>,
     #[serde(default)]
     profile: Option<CachedProfile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_key: Option<String>,
 }
 
 /// The session's vault entry and the lock that guards redeeming it.
@@ -289,6 +314,7 @@ mod tests {
                 email: None,
                 picture: None,
             }),
+            dpop_key: None,
         }
     }
 

@@ -9,7 +9,10 @@
 //! its access token is in use. The lifetime is bounded where the tokens are adopted
 //! ([`crate::refresh::renew_at`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use latchkey_dpop::ProofKey;
 
 use openidconnect::core::CoreTokenResponse;
 use openidconnect::{Nonce, OAuth2TokenResponse, RefreshToken, TokenResponse};
@@ -39,12 +42,19 @@ pub enum TokenAnswerError {
         /// Its length in bytes.
         len: usize,
     },
-    /// The answer's `token_type` is not `Bearer` (RFC 6750), the only kind Latchkey sends.
-    #[error("the token answer's token_type is {token_type:?}, not Bearer")]
+    /// The answer's `token_type` is neither `Bearer` (RFC 6750) nor, when a DPoP proof was
+    /// sent, `DPoP` (RFC 9449).
+    #[error("the token answer's token_type is {token_type:?}, not Bearer or DPoP")]
     UnsupportedTokenType {
         /// The `token_type` the provider sent.
         token_type: String,
     },
+    /// DPoP was asked for (`"dpop": true`) and the provider issued bearer tokens: a downgrade
+    /// that would leave a copied token usable anywhere (allow it with `"dpopAllowBearer"`).
+    #[error(
+        "the provider issued bearer tokens though DPoP-bound ones were asked for (\"dpop\": true); refused as a downgrade"
+    )]
+    DpopDowngrade,
     /// The answer has no ID token at all (a plain OAuth 2.0 grant), so nothing says who
     /// signed in; refused rather than signing in an unknown person.
     #[error(
@@ -93,6 +103,8 @@ pub(crate) struct Accepted {
     pub(crate) profile: Profile,
     /// The time spent asking `/userinfo` (for [`crate::SignInTimings`]).
     pub(crate) userinfo: Duration,
+    /// The DPoP key the tokens are bound to, when the provider bound them.
+    pub(crate) dpop: Option<Arc<ProofKey>>,
 }
 
 impl Session {
@@ -102,6 +114,7 @@ impl Session {
         provider: &Provider,
         response: &CoreTokenResponse,
         grant: Grant<'_>,
+        dpop: Option<Arc<ProofKey>>,
     ) -> Result<Accepted, TokenAnswerError> {
         let access = response.access_token().secret();
         if access.is_empty() {
@@ -110,11 +123,23 @@ impl Session {
         if access.len() > MAX_ACCESS_TOKEN_LEN {
             return Err(TokenAnswerError::AccessTokenTooLarge { len: access.len() });
         }
-        if *response.token_type() != openidconnect::core::CoreTokenType::Bearer {
-            return Err(TokenAnswerError::UnsupportedTokenType {
-                token_type: response.token_type().as_ref().to_owned(),
-            });
-        }
+        let token_type = response.token_type().as_ref();
+        let dpop = match dpop {
+            Some(key) if token_type.eq_ignore_ascii_case("dpop") => Some(key),
+            None if token_type.eq_ignore_ascii_case("bearer") => None,
+            Some(_) if token_type.eq_ignore_ascii_case("bearer") => {
+                if self.inner.config.dpop == Some(true) && !self.inner.config.dpop_allow_bearer {
+                    return Err(TokenAnswerError::DpopDowngrade);
+                }
+                tracing::info!("DPoP proofs were sent; the provider issued bearer tokens");
+                None
+            }
+            _ => {
+                return Err(TokenAnswerError::UnsupportedTokenType {
+                    token_type: token_type.to_owned(),
+                });
+            }
+        };
         let client_id = &self.inner.config.client_id;
         let Some(id_token) = response.id_token() else {
             return match grant {
@@ -133,6 +158,7 @@ impl Session {
                         binding,
                         profile,
                         userinfo: Duration::ZERO,
+                        dpop,
                     })
                 }
                 other => Err(TokenAnswerError::NoIdToken {
@@ -164,12 +190,19 @@ impl Session {
             _ => Binding::from_claims(&claims, client_id),
         };
         let asking = Instant::now();
-        let userinfo =
-            profile::userinfo(provider, &self.inner.http, response.access_token(), &claims).await;
+        let access = response.access_token();
+        let userinfo = match &dpop {
+            Some(key) => {
+                let http = self.dpop_http(key);
+                profile::userinfo(provider, &http, access, &claims).await
+            }
+            None => profile::userinfo(provider, &self.inner.http, access, &claims).await,
+        };
         Ok(Accepted {
             binding,
             profile: Profile::from_claims(&claims, userinfo.as_ref()),
             userinfo: asking.elapsed(),
+            dpop,
         })
     }
 
@@ -186,19 +219,10 @@ impl Session {
     ) -> bool {
         let refresh = response.refresh_token().cloned().or(current);
         let persisted = match (entry, &refresh) {
-            (Some(entry), Some(token)) => {
-                self.persist(entry, token, &accepted.binding, &accepted.profile)
-                    .await
-            }
+            (Some(entry), Some(token)) => self.persist(entry, token, &accepted).await,
             _ => false,
         };
-        self.adopt(
-            response,
-            refresh,
-            accepted.binding,
-            accepted.profile,
-            persisted,
-        );
+        self.adopt(response, refresh, accepted, persisted);
         persisted
     }
 }

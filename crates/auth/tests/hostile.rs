@@ -98,6 +98,7 @@ impl Hostile {
                     email: None,
                     picture: None,
                 }),
+                dpop_key: None,
             }),
             to_revoke: Vec::new(),
         };

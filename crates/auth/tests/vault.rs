@@ -42,6 +42,7 @@ fn long_session(token: &str) -> StoredEntry {
                 email: Some("jorg@example.com".into()),
                 picture: None,
             }),
+            dpop_key: None,
         }),
         to_revoke: Vec::new(),
     }

@@ -97,7 +97,7 @@ impl CredentialApi for FailingCredential {
     }
 }
 
-/// An API that records each bearer and refuses the first one (401), as an API does when a
+/// An API that records each access token (bearer or DPoP-bound) and refuses the first one (401), as an API does when a
 /// token was revoked early: the client refreshes and retries.
 async fn recording_api(log: Log) -> String {
     use axum::http::{HeaderMap, StatusCode};
@@ -110,7 +110,10 @@ async fn recording_api(log: Log) -> String {
                 let bearer = headers
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(|v| {
+                        v.strip_prefix("Bearer ")
+                            .or_else(|| v.strip_prefix("DPoP "))
+                    })
                     .unwrap_or_default()
                     .to_owned();
                 log.lock().unwrap().push(Event::ApiCall { bearer });

@@ -319,6 +319,15 @@ fn fresh_nonce() -> String {
 pub struct ProofKey {
     encoding: EncodingKey,
     jwk: Jwk,
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for ProofKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofKey")
+            .field("jkt", &self.thumbprint())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Serialize)]
@@ -347,9 +356,26 @@ impl ProofKey {
 
     /// The key from its PKCS #8 DER form.
     pub fn from_pkcs8(der: &[u8]) -> Option<Self> {
+        // Refused here, not at the first signature: a key that does not parse.
+        ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            der,
+            &ring::rand::SystemRandom::new(),
+        )
+        .ok()?;
         let encoding = EncodingKey::from_ec_der(der);
         let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).ok()?;
-        Some(Self { encoding, jwk })
+        Some(Self {
+            encoding,
+            jwk,
+            pkcs8: der.to_vec(),
+        })
+    }
+
+    /// The private key in PKCS #8 DER, to keep it (in the credential vault, beside the
+    /// refresh token it binds).
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
     }
 
     /// The key's thumbprint, as `cnf.jkt` names it.
@@ -492,6 +518,20 @@ mod tests {
             verify(&mac, request(None), NOW).unwrap_err(),
             ProofError::Algorithm
         );
+    }
+
+    #[test]
+    fn a_kept_key_is_the_same_key_and_garbage_is_no_key() {
+        let key = ProofKey::generate();
+        let again = ProofKey::from_pkcs8(key.pkcs8()).unwrap();
+        assert_eq!(again.thumbprint(), key.thumbprint());
+        let proof = again.proof("GET", URL, NOW, None, None);
+        assert_eq!(
+            verify(&proof, request(None), NOW).unwrap().jkt,
+            key.thumbprint()
+        );
+        assert!(ProofKey::from_pkcs8(b"not a key").is_none());
+        assert!(!format!("{key:?}").contains(&format!("{:?}", key.pkcs8())));
     }
 
     #[test]
