@@ -1,15 +1,20 @@
 // An OpenID Provider nobody here wrote: oidc-provider (OpenID Certified), configured the way a
 // real deployment for a native app would be. Used by Latchkey's interop tests only.
 //
-//   node provider.mjs PORT AUDIENCE
+//   node provider.mjs PORT AUDIENCE [dpop-nonce]
 //
 // A public native client `latchkey-desktop` (loopback redirect, any port; PKCE S256 required),
 // refresh token rotation, revocation (RFC 7009), RP-initiated logout, the device flow (RFC 8628), and resource indicators
-// that issue RS256 JWT access tokens for AUDIENCE. Prints "ready ISSUER" when listening.
+// that issue RS256 JWT access tokens for AUDIENCE, and DPoP (RFC 9449, on by default in
+// oidc-provider 9: tokens requested with a proof are bound to its key, a public client's
+// refresh tokens too); with `dpop-nonce`, every proof must carry a server nonce. Prints
+// "ready ISSUER" when listening.
+import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
 const audience = process.argv[3] || 'urn:latchkey:sample-api';
+const dpopNonces = process.argv[4] === 'dpop-nonce';
 const issuer = `http://127.0.0.1:${port}`;
 
 const provider = new Provider(issuer, {
@@ -40,6 +45,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     deviceFlow: { enabled: true },
+    dPoP: dpopNonces
+      ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     resourceIndicators: {

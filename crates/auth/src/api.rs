@@ -44,9 +44,9 @@ pub enum ApiError {
     Network(#[source] latchkey_http::HttpError),
 }
 
-/// An HTTP client that attaches the access token (`Bearer`, or `DPoP` with a proof) only to URLs under the configured
-/// API base (an allow list, as Auth0's Angular SDK has), retries once after a 401 with
-/// fresh tokens, and never follows a redirect out of the allow list.
+/// An HTTP client that attaches the access token (`Bearer`, or `DPoP` with a proof) only to
+/// URLs under the configured API base (an allow list, as Auth0's Angular SDK has), retries
+/// once after a 401 with fresh tokens, and never follows a redirect out of the allow list.
 #[derive(Clone)]
 pub struct ApiClient {
     session: Session,

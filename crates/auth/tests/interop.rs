@@ -1,5 +1,7 @@
 //! The sign-in engine against an OpenID Provider nobody here wrote: the npm package
-//! `oidc-provider` (OpenID Certified), started on loopback by this test.
+//! `oidc-provider` (OpenID Certified), started on loopback by this test. oidc-provider offers
+//! DPoP (RFC 9449), so Latchkey binds its tokens there unless configured not to; one
+//! provider also demands DPoP nonces.
 
 mod common;
 
@@ -19,6 +21,10 @@ struct Interop {
 }
 
 async fn start() -> Interop {
+    start_with(&[]).await
+}
+
+async fn start_with(options: &[&str]) -> Interop {
     // `cargo test` names this crate's folder at run time; the one compiled in may be another
     // clone's when clones share a target directory.
     let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
@@ -38,6 +44,7 @@ async fn start() -> Interop {
     let mut provider = tokio::process::Command::new("node")
         .arg(dir.join("provider.mjs"))
         .args([port.to_string().as_str(), AUDIENCE])
+        .args(options)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -89,9 +96,9 @@ async fn provider_accepts(issuer: &str, refresh_token: &str) -> bool {
 }
 
 #[tokio::test]
-async fn login_api_refresh_and_revoke_against_oidc_provider() {
+async fn login_api_refresh_and_revoke_against_oidc_provider_with_dpop_and_its_nonces() {
     require_scripted_browser();
-    let interop = start().await;
+    let interop = start_with(&["dpop-nonce"]).await;
     let config = Config::parse(
         &serde_json::json!({
             "issuer": interop.issuer, "clientId": "latchkey-desktop", "audience": AUDIENCE,
@@ -143,6 +150,15 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
         second.secret(),
         "oidc-provider rotated the refresh token"
     );
+    let stored = session.store().load().await.unwrap().session.unwrap();
+    assert!(
+        stored.dpop_key.is_some(),
+        "the tokens are DPoP-bound: the key is kept with them"
+    );
+    assert!(
+        !provider_accepts(&interop.issuer, second.secret()).await,
+        "a copy of the refresh token without the key is refused by oidc-provider"
+    );
     let again = api
         .get(&format!("{}/api/messages/protected", interop.api_url))
         .await
@@ -160,6 +176,32 @@ async fn login_api_refresh_and_revoke_against_oidc_provider() {
         !provider_accepts(&interop.issuer, second.secret()).await,
         "the revoked token is refused"
     );
+}
+
+#[tokio::test]
+async fn plain_bearer_tokens_at_oidc_provider_when_the_config_says_no_dpop() {
+    require_scripted_browser();
+    let interop = start().await;
+    let config = Config::parse(
+        &serde_json::json!({
+            "issuer": interop.issuer, "clientId": "latchkey-desktop", "audience": AUDIENCE,
+            "apiUrl": interop.api_url, "dpop": false
+        })
+        .to_string(),
+        "interop config",
+    )
+    .unwrap();
+    let session = Session::with_browser(config, Arc::new(SystemBrowser));
+    session.login(as_user("carol"), |_| {}).await.unwrap();
+    let stored = session.store().load().await.unwrap().session.unwrap();
+    assert!(stored.dpop_key.is_none());
+    let protected = ApiClient::new(session.clone())
+        .get(&format!("{}/api/messages/protected", interop.api_url))
+        .await
+        .unwrap();
+    assert_eq!(protected.status, 200, "{}", protected.body);
+    // Unbound: the provider takes the refresh token from anyone holding it.
+    assert!(provider_accepts(&interop.issuer, stored.refresh_token.secret()).await);
 }
 
 #[tokio::test]
