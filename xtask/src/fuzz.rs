@@ -12,7 +12,7 @@ use crate::install::ensure_cargo_tool;
 use crate::util::{run, target_dir, workspace_root};
 
 /// Every target, as named in fuzz/Cargo.toml.
-pub(crate) const TARGETS: [&str; 8] = [
+pub(crate) const TARGETS: [&str; 9] = [
     "callback",
     "token_response",
     "id_token",
@@ -21,6 +21,7 @@ pub(crate) const TARGETS: [&str; 8] = [
     "auth_config",
     "deep_link",
     "bearer",
+    "dpop_proof",
 ];
 
 /// The seconds each target runs in the test run's smoke.
