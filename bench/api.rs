@@ -303,3 +303,134 @@ pub(crate) async fn api_throughput(inputs: &Inputs) -> Result<Vec<Figure>> {
     );
     Ok(figures)
 }
+
+/// Requests sent by `connections` concurrent callers, each taking the next of `requests`
+/// (headers for one request each: a DPoP proof is good once), until they run out or
+/// `limit` passes. Returns (requests per second, non-2xx answers).
+async fn fire(
+    url: &str,
+    requests: Vec<Vec<(&'static str, String)>>,
+    connections: usize,
+    limit: Duration,
+) -> Result<(f64, u64)> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let (done, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let mut callers = Vec::new();
+    for _ in 0..connections {
+        let (client, requests, next) = (client.clone(), requests.clone(), next.clone());
+        let (done, failed, url) = (done.clone(), failed.clone(), url.to_owned());
+        callers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests.len() || started.elapsed() > limit {
+                    break;
+                }
+                let mut request = client.get(&url);
+                for (name, value) in &requests[i] {
+                    request = request.header(*name, value);
+                }
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = done.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed);
+    Ok((total as f64 / elapsed, failed.load(Ordering::Relaxed)))
+}
+
+/// The DPoP check (RFC 9449 §7) beside no check: a DPoP-bound token with a fresh proof per
+/// request (signature, key thumbprint, htm/htu, iat, ath, replay cache) on the protected
+/// endpoint, against the public endpoint under the same load generator and headers.
+pub(crate) async fn dpop_throughput(inputs: &Inputs) -> Result<Vec<Figure>> {
+    let scratch = Scratch::new("latchkey-bench-dpop")?;
+    let idp = latchkey_dev_idp::DevIdp::start(Settings::default()).await?;
+    let servers = start_servers(inputs, idp.issuer(), &scratch.0).await?;
+    let protected = servers[0].url.clone();
+    let public = protected.replace("/api/messages/protected", "/api/messages/public");
+    let key = latchkey_dpop::ProofKey::generate();
+    let now = latchkey_dpop::unix_now();
+    let token = idp.sign_claims(&serde_json::json!({
+        "iss": idp.issuer(), "sub": "dev-idp|jemma", "aud": [API_AUDIENCE],
+        "iat": now, "exp": now + 3600, "cnf": { "jkt": key.thumbprint() },
+    }))?;
+    let per_run = 30_000;
+    let batch = |n: usize| -> Vec<Vec<(&'static str, String)>> {
+        let now = latchkey_dpop::unix_now();
+        (0..n)
+            .map(|_| {
+                vec![
+                    ("authorization", format!("DPoP {token}")),
+                    (
+                        "dpop",
+                        key.proof("GET", &protected, now, Some(&token), None),
+                    ),
+                ]
+            })
+            .collect()
+    };
+    // Warm-up: the API fetches the issuer's keys once.
+    fire(&protected, batch(200), 8, Duration::from_secs(5)).await?;
+    let (mut dpop, mut open, mut failures) = (Vec::new(), Vec::new(), 0.0);
+    for _ in 0..3 {
+        let (rps, failed) = fire(&protected, batch(per_run), 64, Duration::from_secs(4)).await?;
+        dpop.push(rps);
+        failures += failed as f64;
+        open.push(
+            fire(&public, batch(per_run), 64, Duration::from_secs(4))
+                .await?
+                .0,
+        );
+    }
+    let ratio: Vec<f64> = dpop.iter().zip(&open).map(|(d, o)| d / o).collect();
+    let method = "64 concurrent reqwest callers, one fresh proof per request made before the run, 3 runs alternating with the public endpoint (same generator, same headers)";
+    Ok(vec![
+        Figure::new(
+            "dpop_rps",
+            "API DPoP-protected (bound token, proof per request)",
+            "req/s",
+            stat(dpop),
+        )
+        .method(method),
+        Figure::new(
+            "dpop_public_rps",
+            "API public, same load generator",
+            "req/s",
+            stat(open),
+        )
+        .method(method),
+        Figure::new(
+            "dpop_over_public",
+            "API DPoP-protected / public throughput",
+            "×",
+            stat(ratio),
+        )
+        .target(Target::AtLeast(0.5))
+        .method("DPoP-protected req/s over public req/s, run by run"),
+        Figure::new(
+            "dpop_failures",
+            "API DPoP-protected: non-2xx answers",
+            "responses",
+            stat(vec![failures]),
+        )
+        .target(Target::AtMost(0.0))
+        .method("every proof fresh and for the request: none may be refused"),
+    ])
+}

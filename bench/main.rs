@@ -18,7 +18,7 @@ mod startup;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::api::api_throughput;
+use crate::api::{api_throughput, dpop_throughput};
 use crate::plugin::plugin_cost;
 use crate::refresh::refresh_contention;
 use crate::report::report;
@@ -143,6 +143,8 @@ async fn main() -> Result<()> {
     if runs("api") {
         eprintln!("bench: API throughput (wrk), Latchkey's API against Express + express-jwt");
         figures.extend(api_throughput(&inputs).await?);
+        eprintln!("bench: the DPoP check beside the public endpoint");
+        figures.extend(dpop_throughput(&inputs).await?);
     }
     if only.is_some() {
         print!("{}", report::table(&figures));
