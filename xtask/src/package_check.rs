@@ -11,6 +11,39 @@ use crate::install::ensure_packages;
 
 use crate::util::run;
 
+/// `cargo test -p latchkey-installed --test NAME` with a HOME of its own (under `target`,
+/// emptied; cargo and rustup stay where they are) and no configuration; returns it and that
+/// HOME (its `run` folder is the private runtime directory).
+pub(crate) fn installed_tests(name: &str, target: &Path) -> Result<(Command, PathBuf)> {
+    let home = target.join(format!("{name}-home"));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(home.join("run")).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(
+        home.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut tests = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    tests
+        .args(["test", "-p", "latchkey-installed", "--test", name])
+        .args(["--", "--color", "never"])
+        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
+        .env("CARGO_TARGET_DIR", target)
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("LATCHKEY_CONFIG")
+        .current_dir(crate::util::workspace_root());
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let dir = std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::util::home().join(default));
+        tests.env(var, dir);
+    }
+    Ok((tests, home))
+}
+
 /// Installs the .deb with dpkg and the .rpm with rpm (into a scratch root: this machine's
 /// own packages are Debian's), runs the installed-package test (`tests/installed`: the set-up
 /// page in the installed app's window, the scheme in the desktop database, the CLI of each
@@ -52,46 +85,13 @@ pub(crate) fn check_installed_package(
         crate::update::manifest(crate::bundle::VERSION, "", "https://updates.invalid", &dirs)?,
     )
     .map_err(|e| e.to_string())?;
-    let home = target.join("installed-home");
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(home.join("run")).map_err(|e| e.to_string())?;
-    std::fs::set_permissions(
-        home.join("run"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut tests = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let (mut tests, home) = installed_tests("installed", target)?;
     tests
-        .args([
-            "test",
-            "-p",
-            "latchkey-installed",
-            "--test",
-            "installed",
-            "--",
-            "--color",
-            "never",
-        ])
         .env("LATCHKEY_INSTALLED_APP", "/usr/bin/latchkey")
         .env("LATCHKEY_RPM_ROOT", &rpm_root)
         .env("LATCHKEY_RPM_PACKAGE", rpm)
         .env("LATCHKEY_RELEASE_MANIFEST", &manifest)
-        .env("LATCHKEY_UPDATE_PUBKEY", &key.public)
-        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
-        .env("CARGO_TARGET_DIR", target)
-        .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("LATCHKEY_CONFIG")
-        .current_dir(crate::util::workspace_root());
-    // Its own HOME; cargo and rustup stay where they are.
-    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
-        let dir = std::env::var_os(var)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::util::home().join(default));
-        tests.env(var, dir);
-    }
+        .env("LATCHKEY_UPDATE_PUBKEY", &key.public);
     // Xvfb for the window, a private D-Bus session with an unlocked gnome-keyring for the
     // CLI's doctor.
     let counted = crate::test::run_counting(tests.in_keyring_session());

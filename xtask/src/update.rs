@@ -274,43 +274,11 @@ pub(crate) fn update_test(target: &Path) -> Result<(u64, u64, u64)> {
     )?;
     let manifest_file = packages.next_dir.join("latest.json");
     std::fs::write(&manifest_file, manifest).map_err(|e| e.to_string())?;
-    let home = target.join("update-home");
-    let _ = std::fs::remove_dir_all(&home);
-    std::fs::create_dir_all(home.join("run")).map_err(|e| e.to_string())?;
-    std::fs::set_permissions(
-        home.join("run"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut tests = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let (mut tests, home) = crate::package_check::installed_tests("update", target)?;
     tests
-        .args([
-            "test",
-            "-p",
-            "latchkey-installed",
-            "--test",
-            "update",
-            "--",
-            "--color",
-            "never",
-        ])
         .env("LATCHKEY_UPDATE_INSTALLED_DEB", &packages.installed)
         .env("LATCHKEY_UPDATE_MANIFEST", &manifest_file)
-        .env("LATCHKEY_UPDATE_PUBKEY", &packages.key.public)
-        .env("LATCHKEY_SCREENSHOTS", target.join("e2e-screenshots"))
-        .env("CARGO_TARGET_DIR", target)
-        .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", home.join("run"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("LATCHKEY_CONFIG")
-        .current_dir(workspace_root());
-    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
-        let dir = std::env::var_os(var)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::util::home().join(default));
-        tests.env(var, dir);
-    }
+        .env("LATCHKEY_UPDATE_PUBKEY", &packages.key.public);
     let counted = crate::test::run_counting(tests.in_keyring_session());
     crate::stage::stop_keyring_daemons(&home.join("run"));
     // Whatever the test left installed goes.

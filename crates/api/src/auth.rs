@@ -269,18 +269,10 @@ fn decoding_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
 
 /// The token of an `Authorization: Bearer …` header (the scheme in any case).
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::MissingToken)?
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::InvalidToken("malformed Authorization header".into()))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::InvalidToken("use the Bearer scheme".into()));
+    match credentials(headers)? {
+        (false, token) => Ok(token),
+        (true, _) => Err(ApiError::InvalidToken("use the Bearer scheme".into())),
     }
-    Ok(token.trim())
 }
 
 fn describe(err: &jsonwebtoken::errors::Error) -> String {
