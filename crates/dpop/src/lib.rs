@@ -166,7 +166,8 @@ pub fn verify(proof: &str, request: Request<'_>, now: u64) -> Result<Verified, P
         (Some(claimed), Some(actual)) if claimed == actual => {}
         _ => return Err(ProofError::Url),
     }
-    if claims.iat + MAX_AGE < now {
+    // `iat` is the sender's: any number, so no sum with it may overflow.
+    if claims.iat.saturating_add(MAX_AGE) < now {
         return Err(ProofError::TooOld);
     }
     if claims.iat > now + MAX_SKEW {
@@ -471,6 +472,12 @@ mod tests {
         );
         assert_eq!(
             refused(request(Some("token")), NOW - MAX_SKEW - 1),
+            ProofError::FromTheFuture
+        );
+        // An iat at the end of the range is refused, not an overflow.
+        let far = key.proof("GET", URL, u64::MAX, Some("token"), None);
+        assert_eq!(
+            verify(&far, request(Some("token")), NOW).unwrap_err(),
             ProofError::FromTheFuture
         );
         // A resource request needs ath; a proof made without one does not pass.
