@@ -121,7 +121,7 @@ impl ApiClient {
                 .await
                 .map(|(answer, _)| answer);
         }
-        let (token, generation, dpop) = self.session.access_credentials().await?;
+        let (token, generation, dpop, account) = self.session.access_credentials().await?;
         let credentials = Credentials {
             token: token.secret(),
             dpop: dpop.as_deref(),
@@ -134,7 +134,11 @@ impl ApiClient {
         }
         // One 401: the token may have been revoked or rotated early. Refresh and retry once.
         self.session.refresh(generation).await?;
-        let (token, _, dpop) = self.session.access_credentials().await?;
+        let (token, _, dpop, now) = self.session.access_credentials().await?;
+        if now != account {
+            // Another account became active meanwhile: its token is not sent for this call.
+            return Err(SessionError::AccountSwitched.into());
+        }
         let credentials = Credentials {
             token: token.secret(),
             dpop: dpop.as_deref(),

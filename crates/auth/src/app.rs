@@ -11,6 +11,7 @@ pub struct AppIdentity {
     name: String,
     vault_service: String,
     lock_dir: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
     user_agent: String,
 }
 
@@ -33,6 +34,7 @@ impl AppIdentity {
         Self {
             vault_service: name.clone(),
             lock_dir: default_lock_dir(&folder),
+            data_dir: dirs::data_local_dir().map(|d| d.join(&folder)),
             user_agent: format!("{name} latchkey-auth/{}", env!("CARGO_PKG_VERSION")),
             name,
         }
@@ -56,6 +58,18 @@ impl AppIdentity {
     pub fn with_lock_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.lock_dir = Some(dir.into());
         self
+    }
+
+    /// Keeps the list of accounts (no secret: who is signed in, and which is active) in
+    /// `dir` instead of the local data directory.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The directory of the list of accounts, if this machine has one.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
     }
 
     /// Sends `user_agent` with every call to the provider and the API.

@@ -2,6 +2,7 @@
 
 use openidconnect::RequestTokenError;
 
+use crate::accounts::AccountError;
 use crate::lock::LockError;
 use crate::provider::DiscoveryError;
 use crate::tokens::TokenAnswerError;
@@ -59,6 +60,35 @@ pub enum SessionError {
     #[error(transparent)]
     /// The credential vault failed.
     Vault(#[from] VaultError),
+    /// An account could not be found, added, or the list of accounts read.
+    #[error(transparent)]
+    Accounts(#[from] AccountError),
+    /// The provider could not be reached to renew the account switched to; the account that
+    /// was active stays active.
+    #[error(
+        "{reason}, so you are still on the account you were using; {account} is kept for later"
+    )]
+    SwitchUnreachable {
+        /// The account switched to, as a person calls it.
+        account: String,
+        /// What could not be reached.
+        reason: String,
+    },
+    /// The account switched to needs a sign-in in the browser (its refresh token was
+    /// refused); the other accounts are untouched.
+    #[error(
+        "{account} needs a new sign-in in the browser (the provider no longer honours its session); your other accounts are unaffected"
+    )]
+    AccountSignInRequired {
+        /// The account, as a person calls it.
+        account: String,
+    },
+    /// Another account became active while a call was on its way; it was not retried with
+    /// the other account's token.
+    #[error(
+        "the account was switched while this call was on its way; it was not sent again as the other account"
+    )]
+    AccountSwitched,
 }
 
 /// A request to the provider that got no usable answer: a sentence for a person, and the

@@ -53,6 +53,7 @@
 
 #![warn(missing_docs)]
 
+mod accounts;
 pub mod advice;
 mod answer;
 mod api;
@@ -85,6 +86,7 @@ mod store;
 mod tokens;
 mod vault;
 
+pub use accounts::{Account, AccountError, AccountList, MAX_ACCOUNTS};
 pub use answer::{AnswerRefused, MAX_ANSWER_LEN};
 pub use api::{ApiClient, ApiError, ApiResponse, MAX_API_ANSWER};
 pub use app::AppIdentity;

@@ -21,6 +21,7 @@ use crate::provider::error_chain;
 use crate::quirks::Flavor;
 use crate::refresh::offline_or;
 use crate::session::{Session, State};
+use crate::store::SessionStore;
 use crate::vault::VaultError;
 
 /// The first wait before revocation is tried again; it doubles up to [`REVOKE_RETRY_MAX`].
@@ -43,6 +44,18 @@ pub struct LogoutOutcome {
     pub end_session_url: Option<Url>,
     /// The vault entry could not be updated.
     pub vault_error: Option<VaultError>,
+}
+
+/// The entry lock of `store`, or none (with a warning) when it cannot be had: signing out
+/// goes on either way.
+async fn lock_or_warn(store: &SessionStore) -> Option<crate::lock::EntryLockGuard> {
+    match store.lock().acquire(LOCK_TIMEOUT).await {
+        Ok(guard) => Some(guard),
+        Err(err) => {
+            tracing::warn!("signing out without the session lock: {err}");
+            None
+        }
+    }
 }
 
 /// How the revocation endpoint answered.
@@ -112,33 +125,60 @@ impl Session {
     }
 
     /// Removes the session from the vault under the entry lock, queueing its token (the one
-    /// the vault holds now: another process may have rotated ours) for revocation.
+    /// the vault holds now: another process may have rotated ours) for revocation in the
+    /// first entry, where every account's revocations wait. The account leaves the list; the
+    /// next one becomes active when it was.
     async fn take_out_of_vault(
         &self,
         in_memory: Option<RefreshToken>,
         queue: bool,
     ) -> (Option<RefreshToken>, Result<(), VaultError>) {
-        let _entry_lock = match self.inner.store.lock().acquire(LOCK_TIMEOUT).await {
-            Ok(guard) => Some(guard),
-            Err(err) => {
-                tracing::warn!("signing out without the session lock: {err}");
-                None
+        let store = self.store();
+        let base = &self.inner.base;
+        let same = store.entry_name() == base.entry_name();
+        let (token, mut saved) = {
+            let _entry_lock = lock_or_warn(&store).await;
+            let mut entry = store.load().await.unwrap_or_default();
+            let token = entry.session.take().map(|s| s.refresh_token).or(in_memory);
+            if let (true, true, Some(token)) = (same, queue, &token) {
+                entry.queue_revocation(token.clone());
             }
+            (token, store.save(&entry).await)
         };
-        let mut entry = self.inner.store.load().await.unwrap_or_default();
-        let token = entry.session.take().map(|s| s.refresh_token).or(in_memory);
-        if let (true, Some(token)) = (queue, &token) {
+        if let (false, true, Some(token), Ok(())) = (same, queue, &token, &saved) {
+            let _base_lock = lock_or_warn(base).await;
+            let mut entry = base.load().await.unwrap_or_default();
             entry.queue_revocation(token.clone());
+            saved = base.save(&entry).await;
         }
-        let saved = self.inner.store.save(&entry).await;
         self.note_vault_result(&saved);
+        let entry = store.entry_name().to_owned();
+        let next = self
+            .inner
+            .book
+            .update(|list| {
+                list.remove(&entry);
+                Ok(list.active.clone())
+            })
+            .await;
+        match next {
+            Ok(next) if self.inner.pinned.is_none() => {
+                *lock_unpoisoned(&self.inner.store) = match next {
+                    Some(next) => crate::accounts::store_for(base, &next),
+                    None => base.clone(),
+                };
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("{err}"),
+        }
         (token, saved)
     }
 
     /// Sends the revocations the provider has not confirmed yet; a confirmed (or refused)
     /// one leaves the vault. Returns how many are still waiting.
     pub async fn retry_revocations(&self) -> Result<usize, SessionError> {
-        let waiting = self.inner.store.load().await?.to_revoke;
+        let base = &self.inner.base;
+        let waiting = base.load().await?.to_revoke;
         if waiting.is_empty() {
             self.inner.pending_revocations.store(0, Ordering::Relaxed);
             return Ok(0);
@@ -167,12 +207,12 @@ impl Session {
         let remaining = if settled.is_empty() {
             waiting.len()
         } else {
-            let _entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
-            let mut entry = self.inner.store.load().await?;
+            let _entry_lock = base.lock().acquire(LOCK_TIMEOUT).await?;
+            let mut entry = base.load().await?;
             entry
                 .to_revoke
                 .retain(|t| !settled.iter().any(|s| s.secret() == t.secret()));
-            let saved = self.inner.store.save(&entry).await;
+            let saved = base.save(&entry).await;
             self.note_vault_result(&saved);
             saved?;
             entry.to_revoke.len()

@@ -22,8 +22,16 @@ use crate::lock_unpoisoned;
 use crate::profile::Profile;
 use crate::provider::DiscoveryError;
 use crate::session::{REFRESH_MARGIN, Session, State, Tokens};
-use crate::store::{StoredEntry, StoredSession};
+use crate::store::{SessionStore, StoredEntry, StoredSession};
 use crate::tokens::{Accepted, Grant, TokenAnswerError};
+
+/// An access token, its generation, the DPoP key it is bound to, and its account's entry.
+pub(crate) type Credentials = (
+    AccessToken,
+    u64,
+    Option<Arc<latchkey_dpop::ProofKey>>,
+    Arc<str>,
+);
 
 /// A discovery failure while renewing: unreachable means offline, anything else is itself.
 pub(crate) fn offline_or(err: DiscoveryError) -> SessionError {
@@ -61,16 +69,19 @@ impl Session {
 
     /// [`Session::access_token`] with the DPoP key it is bound to, if it is: read together,
     /// so a proof is never made with another session's key.
-    pub(crate) async fn access_credentials(
-        &self,
-    ) -> Result<(AccessToken, u64, Option<Arc<latchkey_dpop::ProofKey>>), SessionError> {
+    /// The account's entry name comes with them, so a caller retrying a call can tell that
+    /// another account became active in between.
+    pub(crate) async fn access_credentials(&self) -> Result<Credentials, SessionError> {
         let (access, generation) = self.access_token().await?;
         match &*lock_unpoisoned(&self.inner.state) {
-            State::SignedIn(tokens) if tokens.generation == generation => {
-                Ok((access, generation, tokens.dpop.clone()))
-            }
-            // Renewed in between: the caller's 401 path refreshes and asks again.
-            State::SignedIn(_) => Ok((access, generation, None)),
+            State::SignedIn(tokens) if tokens.generation == generation => Ok((
+                access,
+                generation,
+                tokens.dpop.clone(),
+                tokens.entry.clone(),
+            )),
+            // Renewed or switched in between: the caller's 401 path refreshes and asks again.
+            State::SignedIn(tokens) => Ok((access, generation, None, tokens.entry.clone())),
             _ => Err(SessionError::SignedOut),
         }
     }
@@ -107,7 +118,9 @@ impl Session {
     /// caller holds the in-process lock; the entry lock is taken here.
     pub(crate) async fn redeem(&self, _flight: &MutexGuard<'_, ()>) -> Result<(), SessionError> {
         let provider = self.provider().await.map_err(offline_or)?;
-        let entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
+        // The flight lock is held, so the active account cannot change under this redemption.
+        let store = self.store();
+        let entry_lock = store.lock().acquire(LOCK_TIMEOUT).await?;
         let (ours, persisted, shown) = match &*lock_unpoisoned(&self.inner.state) {
             State::SignedOut => return Err(SessionError::SignedOut),
             State::Stored(stored) => (stored.clone(), true, None),
@@ -123,7 +136,7 @@ impl Session {
             ),
         };
         // The vault as it is now: another process may have rotated the token or signed out.
-        let loaded = self.inner.store.load().await;
+        let loaded = store.load().await;
         self.note_vault_result(&loaded);
         let vault_ok = loaded.is_ok();
         let mut entry = loaded.unwrap_or_default();
@@ -159,7 +172,7 @@ impl Session {
             && let Some(why) = SignInRequired::from_code(code)
         {
             tracing::info!("the provider asks for a new sign-in ({code})");
-            self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+            self.end_stored(&store, &mut entry, vault_ok, &current.refresh_token)
                 .await;
             return Err(SessionError::SignInRequired(why));
         }
@@ -169,7 +182,7 @@ impl Session {
                 if *err.error() == CoreErrorResponseType::InvalidGrant =>
             {
                 tracing::info!("the provider ended the session (invalid_grant)");
-                self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                self.end_stored(&store, &mut entry, vault_ok, &current.refresh_token)
                     .await;
                 return Err(SessionError::Expired);
             }
@@ -202,7 +215,7 @@ impl Session {
             Ok(accepted) => accepted,
             Err(TokenAnswerError::IdentityChanged(why)) => {
                 tracing::warn!("refused a refreshed ID token: {why}");
-                self.end_stored(&mut entry, vault_ok, &current.refresh_token)
+                self.end_stored(&store, &mut entry, vault_ok, &current.refresh_token)
                     .await;
                 return Err(SessionError::IdentityChanged { reason: why });
             }
@@ -211,7 +224,7 @@ impl Session {
         // A provider that does not rotate (Google, Auth0 with rotation off) sends no new
         // refresh token: the current one stays, in memory and in the vault.
         let rotated = response.refresh_token().is_some();
-        let entry = vault_ok.then_some(&mut entry);
+        let entry = vault_ok.then_some((&store, &mut entry));
         let persisted = self
             .keep_answer(&response, accepted, Some(current.refresh_token), entry)
             .await;
@@ -228,11 +241,15 @@ impl Session {
         accepted: Accepted,
     ) -> Result<Profile, SessionError> {
         let profile = accepted.profile.clone();
+        // No redemption of the account signed in before runs while the account changes.
+        let _flight = self.inner.refresh_flight.lock().await;
+        let store = self.account_for_sign_in(&accepted).await?;
+        *lock_unpoisoned(&self.inner.store) = store.clone();
         let persisted = if response.refresh_token().is_some() {
-            let _entry_lock = self.inner.store.lock().acquire(LOCK_TIMEOUT).await?;
+            let _entry_lock = store.lock().acquire(LOCK_TIMEOUT).await?;
             // An unreadable entry is replaced; its pending revocations are kept otherwise.
-            let mut entry = self.inner.store.load().await.unwrap_or_default();
-            self.keep_answer(&response, accepted, None, Some(&mut entry))
+            let mut entry = store.load().await.unwrap_or_default();
+            self.keep_answer(&response, accepted, None, Some((&store, &mut entry)))
                 .await
         } else {
             self.keep_answer(&response, accepted, None, None).await
@@ -242,32 +259,52 @@ impl Session {
     }
 
     /// Writes the session into `entry` and the vault; returns whether it got there.
+    /// The record of accounts is told of a changed name, email or picture.
     pub(crate) async fn persist(
         &self,
+        store: &SessionStore,
         entry: &mut StoredEntry,
         refresh: &RefreshToken,
         accepted: &Accepted,
     ) -> bool {
-        entry.session = Some(StoredSession {
+        let stored = StoredSession {
             refresh_token: refresh.clone(),
             binding: Some(accepted.binding.clone()),
             profile: Some(accepted.profile.to_cache()),
             dpop_key: accepted.dpop.clone(),
-        });
-        let saved = self.inner.store.save(entry).await;
+        };
+        entry.session = Some(stored.clone());
+        let saved = store.save(entry).await;
         self.note_vault_result(&saved);
+        if saved.is_ok()
+            && let Err(err) = self
+                .inner
+                .book
+                .sign_in(store.entry_name(), &stored, false)
+                .await
+        {
+            tracing::warn!("{err}");
+        }
         saved.is_ok()
     }
 
     /// Ends the session after the provider refused `token`: memory is cleared, and the vault
     /// entry loses the session only if it still holds that token (compare, then delete).
-    async fn end_stored(&self, entry: &mut StoredEntry, vault_ok: bool, token: &RefreshToken) {
+    /// The account stays in the list, marked as needing a sign-in in the browser.
+    async fn end_stored(
+        &self,
+        store: &SessionStore,
+        entry: &mut StoredEntry,
+        vault_ok: bool,
+        token: &RefreshToken,
+    ) {
         self.clear();
         if vault_ok && entry.holds(token) {
             entry.session = None;
-            let saved = self.inner.store.save(entry).await;
+            let saved = store.save(entry).await;
             self.note_vault_result(&saved);
         }
+        self.inner.book.mark(store.entry_name(), true).await;
     }
 
     pub(crate) fn adopt(
@@ -301,6 +338,7 @@ impl Session {
             binding,
             persisted,
             dpop,
+            entry: self.store().entry_name().into(),
             generation: self.next_generation(),
         });
     }

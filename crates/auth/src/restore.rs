@@ -59,24 +59,16 @@ impl Session {
             _ => None,
         };
         let stored = match known {
-            Some(stored) => stored,
-            None => {
-                let loaded = self.inner.store.load().await;
-                self.note_vault_result(&loaded);
-                let entry = loaded?;
-                self.inner
-                    .pending_revocations
-                    .store(entry.to_revoke.len(), Ordering::Relaxed);
-                let Some(stored) = entry.session else {
-                    return Ok(Restored::NothingStored);
-                };
-                let mut state = lock_unpoisoned(&self.inner.state);
-                if let State::SignedIn(tokens) = &*state {
-                    return Ok(Restored::SignedIn(tokens.profile.clone()));
+            None => match self.load_active().await? {
+                Some(stored) => stored,
+                // Signed in meanwhile by another task, or nothing stored.
+                None => {
+                    return Ok(self
+                        .profile()
+                        .map_or(Restored::NothingStored, Restored::SignedIn));
                 }
-                *state = State::Stored(stored.clone());
-                stored
-            }
+            },
+            Some(stored) => stored,
         };
         let flight = self.inner.refresh_flight.lock().await;
         if let Some(profile) = self.profile() {
@@ -119,6 +111,55 @@ impl Session {
 }
 
 impl Session {
+    /// Reads the active account's stored session into memory (not redeemed yet). An account
+    /// whose entry holds nothing is passed over for the next one ([`Session::vacate`]).
+    async fn load_active(&self) -> Result<Option<StoredSession>, SessionError> {
+        for _ in 0..=crate::MAX_ACCOUNTS {
+            let Some(store) = self.active_store().await? else {
+                let waiting = self
+                    .inner
+                    .base
+                    .load()
+                    .await
+                    .map_or(0, |e| e.to_revoke.len());
+                self.inner
+                    .pending_revocations
+                    .store(waiting, Ordering::Relaxed);
+                return Ok(None);
+            };
+            let loaded = store.load().await;
+            self.note_vault_result(&loaded);
+            let entry = loaded?;
+            // Revocations wait in the first entry, whichever account they were of.
+            let waiting = if store.entry_name() == self.inner.base.entry_name() {
+                entry.to_revoke.len()
+            } else {
+                self.inner
+                    .base
+                    .load()
+                    .await
+                    .map_or(0, |e| e.to_revoke.len())
+            };
+            self.inner
+                .pending_revocations
+                .store(waiting, Ordering::Relaxed);
+            let Some(stored) = entry.session else {
+                match self.vacate(store.entry_name()).await? {
+                    Some(_) => continue,
+                    None => return Ok(None),
+                }
+            };
+            let mut state = lock_unpoisoned(&self.inner.state);
+            if let State::SignedIn(_) = &*state {
+                return Ok(None);
+            }
+            *lock_unpoisoned(&self.inner.store) = store;
+            *state = State::Stored(stored.clone());
+            return Ok(Some(stored));
+        }
+        Ok(None)
+    }
+
     /// What an offline state is, in a sentence without the error chain: which provider, and
     /// whether it could not be reached or answered with a failure of its own.
     fn unreachable(&self, err: &SessionError) -> String {

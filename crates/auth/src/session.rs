@@ -14,6 +14,7 @@ use openidconnect::{AccessToken, RefreshToken};
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::accounts::AccountBook;
 use crate::app::AppIdentity;
 use crate::browser::{BrowserLauncher, SystemBrowser};
 use crate::config::Config;
@@ -42,6 +43,8 @@ pub(crate) struct Tokens {
     pub(crate) persisted: bool,
     /// The key the tokens are DPoP-bound to (RFC 9449), if they are.
     pub(crate) dpop: Option<Arc<latchkey_dpop::ProofKey>>,
+    /// The vault entry of the account these tokens are for.
+    pub(crate) entry: Arc<str>,
     pub(crate) generation: u64,
 }
 
@@ -67,7 +70,17 @@ pub(crate) struct SessionParts {
     pub(crate) app: AppIdentity,
     pub(crate) http: ProviderHttp,
     pub(crate) browser: Arc<dyn BrowserLauncher>,
-    pub(crate) store: SessionStore,
+    /// The active account's vault entry. Changed only with the flight lock held, so a
+    /// redemption never reads one account's entry and writes another's.
+    pub(crate) store: Mutex<SessionStore>,
+    /// The entry an older version kept its one session in (`client@issuer`); every
+    /// account's entry is named after it.
+    pub(crate) base: SessionStore,
+    /// Which accounts are kept, and which is active.
+    pub(crate) book: Arc<AccountBook>,
+    /// A session for one account only ([`Session::for_account`]): it never changes which
+    /// account is active for the others.
+    pub(crate) pinned: Option<String>,
     provider: tokio::sync::Mutex<Option<Arc<Provider>>>,
     pub(crate) state: Mutex<State>,
     /// One redemption at a time in this process; [`crate::lock`] orders the processes.
@@ -86,6 +99,56 @@ pub(crate) struct SessionParts {
     pub(crate) reconnect_backoff: (Duration, Duration),
     /// The latest DPoP nonce each server asked for.
     pub(crate) dpop_nonces: crate::dpop::ServerNonces,
+}
+
+/// What a session is made of before its state: given, or shared with the session a
+/// [`Session::for_account`] session is made from.
+struct Shared {
+    config: Config,
+    app: AppIdentity,
+    http: ProviderHttp,
+    browser: Arc<dyn BrowserLauncher>,
+    store: SessionStore,
+    base: SessionStore,
+    book: Arc<AccountBook>,
+    pinned: Option<String>,
+}
+
+impl SessionParts {
+    fn new(shared: Shared, reconnect_backoff: (Duration, Duration)) -> Self {
+        let Shared {
+            config,
+            app,
+            http,
+            browser,
+            store,
+            base,
+            book,
+            pinned,
+        } = shared;
+        Self {
+            config,
+            app,
+            http,
+            browser,
+            store: Mutex::new(store),
+            base,
+            book,
+            pinned,
+            provider: tokio::sync::Mutex::new(None),
+            state: Mutex::new(State::SignedOut),
+            refresh_flight: tokio::sync::Mutex::new(()),
+            pending: Mutex::new(None),
+            deep_link: OnceLock::new(),
+            waiting_link: Mutex::new(None),
+            last_sign_in: Mutex::new(None),
+            vault_problem: Mutex::new(None),
+            pending_revocations: AtomicUsize::new(0),
+            generations: AtomicU64::new(0),
+            reconnect_backoff,
+            dpop_nonces: Default::default(),
+        }
+    }
 }
 
 /// Makes a [`Session`]: [`Session::builder`], then the app's identity and browser.
@@ -134,28 +197,29 @@ impl SessionBuilder {
             store,
             reconnect_backoff,
         } = self;
-        let store =
+        let base =
             store.unwrap_or_else(|| SessionStore::for_app(&app, &config.issuer, &config.client_id));
+        let book = Arc::new(AccountBook::new(
+            app.data_dir(),
+            app.lock_dir(),
+            base.entry_name(),
+        ));
+        let http = ProviderHttp::new(app.user_agent(), latchkey_http::MAX_PROVIDER_ANSWER);
+        let store = base.clone();
         Session {
-            inner: Arc::new(SessionParts {
-                http: ProviderHttp::new(app.user_agent(), latchkey_http::MAX_PROVIDER_ANSWER),
-                config,
-                app,
-                browser,
-                store,
-                provider: tokio::sync::Mutex::new(None),
-                state: Mutex::new(State::SignedOut),
-                refresh_flight: tokio::sync::Mutex::new(()),
-                pending: Mutex::new(None),
-                deep_link: OnceLock::new(),
-                waiting_link: Mutex::new(None),
-                last_sign_in: Mutex::new(None),
-                vault_problem: Mutex::new(None),
-                pending_revocations: AtomicUsize::new(0),
-                generations: AtomicU64::new(0),
+            inner: Arc::new(SessionParts::new(
+                Shared {
+                    config,
+                    app,
+                    http,
+                    browser,
+                    store,
+                    base,
+                    book,
+                    pinned: None,
+                },
                 reconnect_backoff,
-                dpop_nonces: Default::default(),
-            }),
+            )),
         }
     }
 }
@@ -218,9 +282,39 @@ impl Session {
         &self.inner.config
     }
 
-    /// The vault entry this session keeps its refresh token in.
-    pub fn store(&self) -> &SessionStore {
-        &self.inner.store
+    /// The file listing the accounts kept (no secret), if they are kept on disk: a front end
+    /// watches it to follow another process's switch ([`Session::follow_accounts`]).
+    pub fn accounts_file(&self) -> Option<&std::path::Path> {
+        self.inner.book.path()
+    }
+
+    /// The vault entry of the account this session is on: the active account's once it has
+    /// restored or signed in.
+    pub fn store(&self) -> SessionStore {
+        lock_unpoisoned(&self.inner.store).clone()
+    }
+
+    /// A session of the same app for the account kept in `entry` alone, beside this one: it
+    /// signs in, refreshes, calls and signs out as that account, and never changes which
+    /// account is active (`latchkey-cli call --account`, signing out of another account).
+    pub fn for_account(&self, entry: &str) -> Session {
+        let parts = &self.inner;
+        let store = crate::accounts::store_for(&parts.base, entry);
+        Session {
+            inner: Arc::new(SessionParts::new(
+                Shared {
+                    config: parts.config.clone(),
+                    app: parts.app.clone(),
+                    http: parts.http.clone(),
+                    browser: parts.browser.clone(),
+                    store,
+                    base: parts.base.clone(),
+                    book: parts.book.clone(),
+                    pinned: Some(entry.to_owned()),
+                },
+                parts.reconnect_backoff,
+            )),
+        }
     }
 
     /// Where the time went in the last completed sign-in (for `cargo xtask bench`).

@@ -261,6 +261,26 @@ impl SessionStore {
         Self { vault, ..self }
     }
 
+    /// The entry `account` in the same vault, with its own lock beside this one's.
+    pub(crate) fn for_entry(&self, account: &str) -> Self {
+        let dir = self.lock.path().and_then(|p| p.parent());
+        Self {
+            vault: self.vault.with_account(account),
+            lock: EntryLock::in_dir(dir, account),
+        }
+    }
+
+    /// The entry of the account of `sub` (the person's subject identifier at the provider)
+    /// beside this one, as a sign-in as that person keeps it.
+    pub fn account(&self, sub: &str) -> Self {
+        self.for_entry(&crate::accounts::entry_name(self.entry_name(), sub))
+    }
+
+    /// The entry's account name in the vault (`client@issuer`, or `…#sub:{sub}`).
+    pub fn entry_name(&self) -> &str {
+        self.vault.account()
+    }
+
     /// The OS credential vault entry.
     pub fn vault(&self) -> &Vault {
         &self.vault

@@ -21,7 +21,7 @@ use crate::idtoken::IdTokenProblem;
 use crate::profile::{self, Profile};
 use crate::provider::Provider;
 use crate::session::Session;
-use crate::store::{Binding, StoredEntry, StoredSession};
+use crate::store::{Binding, SessionStore, StoredEntry, StoredSession};
 
 /// The longest access token taken: Keycloak's and Entra ID's reach a few tens of KB.
 pub const MAX_ACCESS_TOKEN_LEN: usize = 64 * 1024;
@@ -215,11 +215,13 @@ impl Session {
         response: &CoreTokenResponse,
         accepted: Accepted,
         current: Option<RefreshToken>,
-        entry: Option<&mut StoredEntry>,
+        entry: Option<(&SessionStore, &mut StoredEntry)>,
     ) -> bool {
         let refresh = response.refresh_token().cloned().or(current);
         let persisted = match (entry, &refresh) {
-            (Some(entry), Some(token)) => self.persist(entry, token, &accepted).await,
+            (Some((store, entry)), Some(token)) => {
+                self.persist(store, entry, token, &accepted).await
+            }
             _ => false,
         };
         self.adopt(response, refresh, accepted, persisted);

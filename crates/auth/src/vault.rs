@@ -143,7 +143,16 @@ impl Vault {
         self
     }
 
-    /// The entry's account name (`client@issuer`); never a secret.
+    /// The same vault and store, for the entry named `account`.
+    pub(crate) fn with_account(&self, account: &str) -> Self {
+        Self {
+            account: account.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The entry's account name (`client@issuer`, and `…#sub:{sub}` for each account kept
+    /// beside it); never a secret.
     pub fn account(&self) -> &str {
         &self.account
     }
@@ -347,7 +356,7 @@ fn split(text: &str, units: usize) -> Vec<String> {
 }
 
 /// A 64-bit FNV-1a digest: tells whether parts belong together, not a secret.
-fn fnv1a(text: &str) -> u64 {
+pub(crate) fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -79,9 +79,14 @@ impl Stack {
             .build()
     }
 
-    /// This test's vault entry, as another process would open it.
-    pub fn store(&self) -> SessionStore {
-        SessionStore::for_app(&self.app, self.idp.issuer(), &self.config.client_id)
+    /// The active account's vault entry, as another process would find it (through the
+    /// list of accounts); the first entry when no account is kept.
+    pub async fn store(&self) -> SessionStore {
+        let session = self.session_without_browser();
+        match session.accounts().await.ok().and_then(|list| list.active) {
+            Some(entry) => session.for_account(&entry).store(),
+            None => SessionStore::for_app(&self.app, self.idp.issuer(), &self.config.client_id),
+        }
     }
 
     pub fn api(&self, path: &str) -> String {

@@ -70,7 +70,7 @@ async fn dpop_bound_sign_in_restore_refresh_api_calls_and_sign_out() {
     );
 
     // The vault keeps the key beside the refresh token it binds.
-    let stored = stack.store().load().await.unwrap().session.unwrap();
+    let stored = stack.store().await.load().await.unwrap().session.unwrap();
     let key = stored
         .dpop_key
         .clone()
@@ -102,7 +102,7 @@ async fn dpop_bound_sign_in_restore_refresh_api_calls_and_sign_out() {
     ));
     let answer = ApiClient::new(other.clone()).get(&url).await.unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let after = stack.store().load().await.unwrap().session.unwrap();
+    let after = stack.store().await.load().await.unwrap().session.unwrap();
     assert_ne!(after.refresh_token.secret(), &copied, "rotated");
     assert_eq!(
         after.dpop_key.unwrap().thumbprint(),
@@ -141,7 +141,7 @@ async fn a_bearer_answer_to_a_dpop_request_is_refused_as_a_downgrade_unless_allo
     let session = stack.session_with(config, std::sync::Arc::new(latchkey_auth::SystemBrowser));
     stack.idp.tamper(Tamper::TokenType("Bearer"));
     session.login(as_user("jemma"), |_| {}).await.unwrap();
-    let stored = stack.store().load().await.unwrap().session.unwrap();
+    let stored = stack.store().await.load().await.unwrap().session.unwrap();
     assert!(stored.dpop_key.is_none(), "bearer tokens: no key kept");
 }
 
@@ -170,7 +170,7 @@ async fn dpop_is_used_when_the_provider_offers_it_and_never_when_the_config_says
         proofs,
         "no proof with \"dpop\": false"
     );
-    let stored = stack.store().load().await.unwrap().session.unwrap();
+    let stored = stack.store().await.load().await.unwrap().session.unwrap();
     assert!(stored.dpop_key.is_none());
     let answer = ApiClient::new(session.clone())
         .get(&stack.api("/api/messages/protected"))

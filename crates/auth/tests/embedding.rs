@@ -46,9 +46,11 @@ async fn an_embedding_app_keeps_its_own_vault_entry_and_lock_and_its_name_on_the
 
     // Its refresh token is under its own vault service, and Latchkey's entry for the same
     // provider and client holds nothing.
-    let own = SessionStore::for_app(&acme, stack.idp.issuer(), &stack.config.client_id);
+    let own = SessionStore::for_app(&acme, stack.idp.issuer(), &stack.config.client_id)
+        .account("dev-idp|jemma");
     assert!(own.refresh_token().await.unwrap().is_some());
-    let latchkey = SessionStore::for_client(stack.idp.issuer(), &stack.config.client_id);
+    let latchkey = SessionStore::for_client(stack.idp.issuer(), &stack.config.client_id)
+        .account("dev-idp|jemma");
     assert!(latchkey.refresh_token().await.unwrap().is_none());
     assert!(
         own.lock().path().unwrap().starts_with(dir.join("locks")),

@@ -66,11 +66,7 @@ async fn processes_restoring_at_once_share_the_session_without_a_replay() {
     );
     // The session outlives them all.
     assert_eq!(signed_in_name(&another_process(&stack)).await, "Jemma Doe");
-    let stored = stack
-        .session_without_browser()
-        .store()
-        .refresh_token()
-        .await;
+    let stored = stack.store().await.refresh_token().await;
     assert!(
         stack
             .idp
@@ -206,13 +202,7 @@ async fn an_offline_start_keeps_the_session_shows_whose_it_is_and_reconnects() {
         .login(as_user("jemma"), |_| {})
         .await
         .unwrap();
-    let stored = stack
-        .session_without_browser()
-        .store()
-        .refresh_token()
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stack.store().await.refresh_token().await.unwrap().unwrap();
 
     stack.idp.suspend().await;
     let restarted = another_process(&stack);

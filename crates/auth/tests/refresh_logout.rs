@@ -90,7 +90,7 @@ async fn a_provider_outage_keeps_the_stored_session() {
     );
 
     stack.idp.set_unavailable(false);
-    let vault = stack.store();
+    let vault = stack.store().await;
     let url = stack.api("/api/messages/protected");
     stack.idp.stop().await;
     let err = api.get(&url).await.unwrap_err();

@@ -156,7 +156,7 @@ async fn a_rotated_refresh_token_is_written_to_the_vault_before_the_new_access_t
         .build();
     session.login(as_user("jemma"), |_| {}).await.unwrap();
     let (first, _) = session.access_token().await.unwrap();
-    let stored = stack.store().refresh_token().await.unwrap().unwrap();
+    let stored = stack.store().await.refresh_token().await.unwrap().unwrap();
 
     // From now on the vault refuses every write.
     failing.store(true, Ordering::SeqCst);
@@ -202,6 +202,6 @@ async fn a_rotated_refresh_token_is_written_to_the_vault_before_the_new_access_t
         session.vault_problem().is_some(),
         "the vault problem is reported"
     );
-    let still = stack.store().refresh_token().await.unwrap().unwrap();
+    let still = stack.store().await.refresh_token().await.unwrap().unwrap();
     assert_eq!(still.secret(), stored.secret());
 }
