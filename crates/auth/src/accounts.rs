@@ -265,9 +265,15 @@ pub(crate) struct AccountBook {
 }
 
 impl AccountBook {
-    /// The record for the entries named after `base` (`client@issuer`) in `dir`.
-    pub(crate) fn new(dir: Option<&Path>, lock_dir: Option<&Path>, base: &str) -> Self {
-        let digest = crate::vault::fnv1a(base);
+    /// The record for the entries named after `base` (`client@issuer`) under the vault
+    /// service `service`, in `dir`.
+    pub(crate) fn new(
+        dir: Option<&Path>,
+        lock_dir: Option<&Path>,
+        service: &str,
+        base: &str,
+    ) -> Self {
+        let digest = crate::vault::fnv1a(&format!("{service}\n{base}"));
         Self {
             path: dir.map(|d| d.join(format!("accounts-{digest:016x}.json"))),
             lock: EntryLock::in_dir(lock_dir, &format!("accounts:{base}")),
@@ -753,7 +759,7 @@ mod tests {
     async fn the_record_is_replaced_whole_and_a_newer_one_is_refused() {
         let dir = std::env::temp_dir().join(format!("latchkey-accounts-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let book = AccountBook::new(Some(&dir), Some(&dir), "app@https://idp/");
+        let book = AccountBook::new(Some(&dir), Some(&dir), "App", "app@https://idp/");
         book.update(|list| {
             list.sign_in("e1", "s1", &profile("A", "a@x"), true)
                 .map(drop)

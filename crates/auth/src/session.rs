@@ -202,6 +202,7 @@ impl SessionBuilder {
         let book = Arc::new(AccountBook::new(
             app.data_dir(),
             app.lock_dir(),
+            base.vault().service(),
             base.entry_name(),
         ));
         let http = ProviderHttp::new(app.user_agent(), latchkey_http::MAX_PROVIDER_ANSWER);

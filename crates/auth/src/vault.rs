@@ -143,6 +143,11 @@ impl Vault {
         self
     }
 
+    /// The vault service the entry is stored under.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
     /// The same vault and store, for the entry named `account`.
     pub(crate) fn with_account(&self, account: &str) -> Self {
         Self {

@@ -79,6 +79,11 @@ impl Stack {
             .build()
     }
 
+    /// The first entry (`client@issuer`), beside which each account's is kept.
+    pub fn base(&self) -> SessionStore {
+        SessionStore::for_app(&self.app, self.idp.issuer(), &self.config.client_id)
+    }
+
     /// The active account's vault entry, as another process would find it (through the
     /// list of accounts); the first entry when no account is kept.
     pub async fn store(&self) -> SessionStore {

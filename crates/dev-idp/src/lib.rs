@@ -599,6 +599,24 @@ impl DevIdp {
             .map_err(|refusal| anyhow::anyhow!(refusal.message()))
     }
 
+    /// Adds a user who signs in with the demo users' password, as they do (for tests that
+    /// need more people than the demo ones, signing in through the scripted browser).
+    pub fn add_demo_user(&self, username: &str, name: &str) -> anyhow::Result<User> {
+        let mut directory = self
+            .provider
+            .directory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let user = directory
+            .sign_up(username, "placeholder-1", name)
+            .map_err(|refusal| anyhow::anyhow!(refusal.message()))?;
+        directory
+            .update(&user.sub, |u| {
+                u.password_hash = users::hash_password(DEMO_PASSWORD);
+            })
+            .ok_or_else(|| anyhow::anyhow!("{username} was not kept"))
+    }
+
     /// A user as the directory has them now (for tests of the management API).
     pub fn user(&self, username: &str) -> Option<User> {
         self.provider
