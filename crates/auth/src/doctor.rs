@@ -344,30 +344,47 @@ fn loopback_checks(config: &Config) -> Vec<Check> {
 }
 
 async fn session_check(config: &Config) -> Check {
-    let store = SessionStore::for_client(&config.issuer, &config.client_id);
-    match store.load().await {
-        Err(err) => Check::warn(
+    let session = crate::Session::new(config.clone());
+    let unreadable = |err: &dyn std::fmt::Display| {
+        Check::warn(
             format!("cannot read the stored session: {err}"),
             "see the vault line above",
+        )
+    };
+    let list = match session.accounts().await {
+        Ok(list) => list,
+        Err(err) => return unreadable(&err),
+    };
+    // Revocations wait in the first entry, whichever account they were of.
+    let pending = match SessionStore::for_client(&config.issuer, &config.client_id)
+        .load()
+        .await
+    {
+        Ok(entry) if !entry.to_revoke.is_empty() => format!(
+            "; {} sign-out(s) wait for the provider to confirm the revocation",
+            entry.to_revoke.len()
         ),
-        Ok(entry) => {
-            let pending = match entry.to_revoke.len() {
-                0 => String::new(),
-                n => format!("; {n} sign-out(s) wait for the provider to confirm the revocation"),
-            };
-            match entry.session {
-                None => Check::ok(format!("no session is stored{pending}")),
-                Some(session) => {
-                    let whom = session
-                        .profile
-                        .as_ref()
-                        .and_then(|p| p.name.clone().or_else(|| p.email.clone()))
-                        .or_else(|| session.binding.as_ref().map(|b| b.sub.clone()))
-                        .unwrap_or_else(|| "someone (an entry from an older version)".into());
-                    Check::ok(format!("a session is stored for {whom}{pending}"))
-                }
-            }
-        }
+        Ok(_) => String::new(),
+        Err(err) => return unreadable(&err),
+    };
+    let Some(active) = list.active() else {
+        return Check::ok(format!("no session is stored{pending}"));
+    };
+    let others = match list.accounts.len() - 1 {
+        0 => String::new(),
+        1 => " (and 1 other account)".into(),
+        n => format!(" (and {n} other accounts)"),
+    };
+    match session.for_account(&active.entry).store().load().await {
+        Err(err) => unreadable(&err),
+        Ok(entry) if entry.session.is_none() => Check::ok(format!(
+            "no session is stored for {}, the active account{others}{pending}",
+            active.label()
+        )),
+        Ok(_) => Check::ok(format!(
+            "a session is stored for {}{others}{pending}",
+            active.label()
+        )),
     }
 }
 

@@ -75,6 +75,14 @@ impl Session {
         self.cancel_login();
         let previous =
             std::mem::replace(&mut *lock_unpoisoned(&self.inner.state), State::SignedOut);
+        // A session that has not restored yet (a new CLI process) signs out of the active
+        // account, not of whatever entry it started on.
+        if matches!(previous, State::SignedOut)
+            && self.inner.pinned.is_none()
+            && let Ok(Some(active)) = self.active_store().await
+        {
+            *lock_unpoisoned(&self.inner.store) = active;
+        }
         let (in_memory, id_token) = match previous {
             State::SignedIn(tokens) => (tokens.refresh, tokens.id_token.map(|t| t.to_string())),
             State::Stored(stored) => (Some(stored.refresh_token), None),

@@ -113,6 +113,7 @@ async fn dpop_bound_sign_in_restore_refresh_api_calls_and_sign_out() {
     // Signing out deletes the entry, and the key with it.
     other.logout().await;
     let entry = SessionStore::for_app(&stack.app, stack.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma")
         .load()
         .await
         .unwrap();

@@ -3,10 +3,14 @@
 //! ```text
 //! latchkey-cli login [--signup] [--no-browser | --device | --browser] [--user NAME]
 //! latchkey-cli status        # exit 0 signed in, 1 not signed in, 3 offline (session kept)
-//! latchkey-cli call URL
-//! latchkey-cli logout
+//! latchkey-cli accounts      # the accounts kept, the active one marked
+//! latchkey-cli switch EMAIL|NAME|SUB
+//! latchkey-cli call [--account EMAIL|NAME|SUB] URL
+//! latchkey-cli logout [--all | --account EMAIL|NAME|SUB]
 //! latchkey-cli doctor        # what would stop a sign-in here; exit 1 if something would
 //! ```
+//! `login` adds an account when one is kept already (the provider's account chooser opens),
+//! and makes it the active one; the window follows the switch, and the other way round.
 //! It reads the same `auth_config.json` as the desktop app (`LATCHKEY_CONFIG`, or
 //! `auth_config.json` in the OS config dir, or the local dev stack) and keeps the refresh
 //! token in the same OS vault entry. No token is ever printed.
@@ -36,7 +40,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Sign in through the system browser.
+    /// Sign in through the system browser; with an account kept already, this adds one.
     Login {
         /// Open the provider's sign-up screen.
         #[arg(long)]
@@ -58,14 +62,32 @@ enum Command {
     },
     /// Show who is signed in (restores the session from the vault).
     Status,
+    /// List the accounts kept, the active one marked (never a token).
+    Accounts,
+    /// Make another account the active one, without the browser.
+    Switch {
+        /// The account: its email, its name, or its subject identifier.
+        account: String,
+    },
     /// Call an API URL; the access token is attached only under the configured apiUrl.
-    Call { url: String },
-    /// Sign out: revoke the refresh token and delete it from the vault.
+    Call {
+        url: String,
+        /// Call as this account (email, name or subject) once, without switching to it.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
+    },
+    /// Sign out of the active account: revoke its refresh token and delete it from the vault.
     Logout {
         /// End the provider's browser session too (RP-Initiated Logout): the browser opens
         /// its end-session page with the ID token as a hint, and comes back here.
         #[arg(long)]
         provider: bool,
+        /// Sign out of every account kept.
+        #[arg(long, conflicts_with = "account")]
+        all: bool,
+        /// Sign out of this account (email, name or subject) instead of the active one.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
     },
     /// Check what a sign-in needs on this machine: configuration, provider, clock, vault,
     /// loopback, stored session. Exits 1 when something would stop a sign-in.
@@ -242,6 +264,72 @@ async fn retry_revocations(session: &Session) {
     }
 }
 
+/// What a sign-out left waiting at the provider, or could not write.
+fn report_revocation(outcome: &latchkey_auth::LogoutOutcome) {
+    if outcome.revocation_pending {
+        eprintln!(
+            "note: the provider has not confirmed revoking the session yet; Latchkey keeps \
+             the token only to revoke it, and asks again each time it runs"
+        );
+    } else if !outcome.revoked {
+        eprintln!("note: the provider did not confirm revoking the session");
+    }
+    if let Some(err) = &outcome.vault_error {
+        eprintln!("warning: {err}");
+    }
+}
+
+/// The entry of the account `selector` names; an ambiguous or unknown name is refused with
+/// the candidates.
+async fn find_account(session: &Session, selector: &str) -> Result<String, String> {
+    let list = session.accounts().await.map_err(|e| e.to_string())?;
+    if list.accounts.is_empty() {
+        return Err("no account is kept; run `latchkey-cli login` first".into());
+    }
+    list.find(selector)
+        .map(|a| a.entry.clone())
+        .map_err(|e| e.to_string())
+}
+
+/// `accounts`: one line an account, `*` on the active one; exit 1 when none is kept.
+async fn accounts(session: &Session) -> Result<ExitCode, String> {
+    let list = session.accounts().await.map_err(|e| e.to_string())?;
+    if list.accounts.is_empty() {
+        println!("No account is kept. Run `latchkey-cli login`.");
+        return Ok(ExitCode::from(1));
+    }
+    for account in &list.accounts {
+        let mark = if list.active.as_deref() == Some(account.entry.as_str()) {
+            '*'
+        } else {
+            ' '
+        };
+        let who = match (&account.name, &account.email) {
+            (Some(name), Some(email)) => format!("{name} <{email}>"),
+            _ => account.label().to_owned(),
+        };
+        let note = if account.sign_in_again {
+            "  (sign in again: `latchkey-cli login`)"
+        } else {
+            ""
+        };
+        println!("{mark} {who}{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// After a sign-in or `status`: how many other accounts are kept, and how to see them.
+async fn note_other_accounts(session: &Session) {
+    if let Ok(list) = session.accounts().await
+        && list.accounts.len() > 1
+    {
+        eprintln!(
+            "{} accounts are kept; `latchkey-cli accounts` lists them, `latchkey-cli switch` changes the active one.",
+            list.accounts.len()
+        );
+    }
+}
+
 /// Why the person must sign in again, in one sentence with what to run.
 fn session_ended(err: &SessionError) -> String {
     format!("Not signed in: {err}. Run `latchkey-cli login`.")
@@ -305,9 +393,15 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                     Ok(code) => return Ok(code),
                 }
             }
+            // With an account kept already, the provider's chooser opens: this adds one.
+            let adding = session
+                .accounts()
+                .await
+                .is_ok_and(|list| !list.accounts.is_empty());
             let options = LoginOptions {
                 signup,
                 login_hint: user,
+                force_login: adding,
                 ..LoginOptions::default()
             };
             let profile = session
@@ -326,9 +420,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}", signed_in_as(&profile));
+            note_other_accounts(&session).await;
             if let Some(problem) = session.vault_problem() {
                 eprintln!("warning: {problem}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Accounts => accounts(&session).await,
+        Command::Switch { account } => {
+            let entry = find_account(&session, &account).await?;
+            let profile = session
+                .switch_account(&entry)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Switched to {}", describe(&profile));
             Ok(ExitCode::SUCCESS)
         }
         Command::Status => {
@@ -337,6 +442,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             match restored {
                 Ok(Restored::SignedIn(profile)) => {
                     println!("{} at {}", signed_in_as(&profile), session.config().issuer);
+                    note_other_accounts(&session).await;
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(Restored::Offline {
@@ -362,7 +468,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 Err(err) => Err(err.to_string()),
             }
         }
-        Command::Call { url } => {
+        Command::Call { url, account } => {
+            let session = match account {
+                Some(account) => session.for_account(&find_account(&session, &account).await?),
+                None => session,
+            };
             match session.restore().await {
                 Ok(Restored::SignedIn(_)) => {}
                 Ok(Restored::Offline { reason, .. }) => {
@@ -392,7 +502,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::from(1)
             })
         }
-        Command::Logout { provider } => {
+        Command::Logout {
+            provider,
+            all,
+            account,
+        } => {
+            if all {
+                let outcome = session.logout_all().await;
+                println!("Signed out of every account.");
+                report_revocation(&outcome);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let list = session.accounts().await.map_err(|e| e.to_string())?;
+            let (session, leaving) = match account {
+                Some(selector) => {
+                    let account = list.find(&selector).map_err(|e| e.to_string())?;
+                    (session.for_account(&account.entry), Some(account.clone()))
+                }
+                None => (session, list.active().cloned()),
+            };
             let browser_here = device_rule(false, false).is_none();
             if provider && browser_here {
                 // A current ID token names the session to end (id_token_hint), so the provider
@@ -402,18 +530,21 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             let outcome = session.logout().await;
-            println!("Signed out.");
-            if outcome.revocation_pending {
-                eprintln!(
-                    "note: the provider has not confirmed revoking the session yet; Latchkey keeps \
-                     the token only to revoke it, and asks again each time it runs"
-                );
-            } else if !outcome.revoked {
-                eprintln!("note: the provider did not confirm revoking the session");
+            let after = session.accounts().await.unwrap_or_default();
+            // An account the provider gave no name or email for is not called by its `sub`.
+            let named = |a: &latchkey_auth::Account| a.name.clone().or_else(|| a.email.clone());
+            let left = leaving.as_ref().and_then(named);
+            match (left, after.active()) {
+                (None, _) => println!("Signed out."),
+                (Some(left), Some(now)) if list.active == leaving.map(|a| a.entry) => {
+                    println!(
+                        "Signed out of {left}. {} is the active account now.",
+                        now.label()
+                    );
+                }
+                (Some(left), _) => println!("Signed out of {left}."),
             }
-            if let Some(err) = outcome.vault_error {
-                eprintln!("warning: {err}");
-            }
+            report_revocation(&outcome);
             match outcome.end_session_url {
                 Some(url) if provider && browser_here => {
                     eprintln!("Ending your session at the provider in the browser…");

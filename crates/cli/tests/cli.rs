@@ -13,7 +13,8 @@ async fn login_status_call_logout() {
     );
     let s = stack().await;
     let c = &s.config_path;
-    let vault = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma");
     // Everything any command printed, and every refresh token the vault held along the way
     // (each command renews the session, and the provider rotates the token each time).
     let mut printed: Vec<String> = Vec::new();
@@ -266,7 +267,7 @@ async fn logout_with_provider_ends_the_browser_session_named_by_the_id_token() {
 
     // A plain logout leaves the provider's browser session alone, and says how to end it.
     let (ok, out, err) = cli(c, &["logout"], &[]).await;
-    assert!(ok && out.contains("Signed out."), "{out}{err}");
+    assert!(ok && out.contains("Signed out of Jemma Doe."), "{out}{err}");
     assert!(
         err.contains("`latchkey-cli logout --provider` ends it too"),
         "{err}"
@@ -281,7 +282,7 @@ async fn logout_with_provider_ends_the_browser_session_named_by_the_id_token() {
     let (ok, out, err) = cli(c, &["logout", "--provider"], &[]).await;
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("Signed out.\nSigned out at the provider too."),
+        out.contains("Signed out of Jemma Doe.\nSigned out at the provider too."),
         "{out}{err}"
     );
     assert_eq!(
@@ -317,12 +318,13 @@ async fn logout_with_provider_ends_the_browser_session_named_by_the_id_token() {
 async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
     let s = signed_in("jemma").await;
     let c = &s.config_path;
-    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma");
     let token = store.refresh_token().await.unwrap().unwrap();
 
     s.idp.set_revocation_unavailable(true);
     let (ok, out, err) = cli(c, &["logout"], &[]).await;
-    assert!(ok && out.contains("Signed out."), "{out}{err}");
+    assert!(ok && out.contains("Signed out of Jemma Doe."), "{out}{err}");
     assert!(
         err.contains("has not confirmed revoking the session yet"),
         "{err}"
@@ -347,7 +349,8 @@ async fn a_logout_the_provider_did_not_confirm_is_retried_at_the_next_run() {
 async fn doctor_says_what_works_and_what_would_stop_a_sign_in() {
     let s = signed_in("jemma").await;
     let c = &s.config_path;
-    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma");
     let token = store.refresh_token().await.unwrap().unwrap();
 
     let (code, out, err) = cli_code(c, &["doctor"], &[]).await;
@@ -458,7 +461,8 @@ async fn login_with_a_device_code_over_ssh_and_the_session_is_kept() {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_after_the_provider_revoked_the_session_says_why_and_what_to_run() {
     let s = signed_in("jemma").await;
-    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma");
     let token = store.refresh_token().await.unwrap().unwrap();
     let revoked = reqwest::Client::new()
         .post(format!("{}oauth/revoke", s.idp.issuer()))
@@ -541,7 +545,8 @@ async fn a_whole_session_at_trace_level_keeps_every_token_out_of_the_log_and_the
     let s = stack().await;
     let c = &s.config_path;
     let trace = [("LATCHKEY_LOG", "latchkey_auth=trace")];
-    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID);
+    let store = latchkey_auth::SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|jemma");
     let mut logged = Vec::new();
     let mut tokens = Vec::new();
     let protected = format!("{}/api/messages/protected", s.api_url);

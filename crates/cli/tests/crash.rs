@@ -12,13 +12,14 @@ use common::*;
 use latchkey_auth::SessionStore;
 use latchkey_dev_idp::{DESKTOP_CLIENT_ID, Settings, Stall, Tamper};
 
-fn store(s: &Stack) -> SessionStore {
-    SessionStore::for_client(s.idp.issuer(), DESKTOP_CLIENT_ID)
+async fn store(s: &Stack) -> SessionStore {
+    latchkey_test_support::active_store(None, s.idp.issuer(), DESKTOP_CLIENT_ID).await
 }
 
 /// The refresh token in the vault now; the entry must always read whole.
 async fn stored_token(s: &Stack) -> Option<String> {
     let entry = store(s)
+        .await
         .load()
         .await
         .expect("the vault entry reads whole, never half-written");

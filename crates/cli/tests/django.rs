@@ -134,9 +134,9 @@ async fn sign_in_renewal_api_and_revoked_sign_out_at_django_oauth_toolkit() {
     require_browser();
     let dot = Dot::start().await;
     let c = &dot.config("latchkey-any-port", serde_json::json!({}));
-    let vault = latchkey_auth::SessionStore::for_client(&dot.issuer, "latchkey-any-port");
     let stored = async || {
-        vault
+        latchkey_test_support::active_store(None, &dot.issuer, "latchkey-any-port")
+            .await
             .refresh_token()
             .await
             .unwrap()
@@ -335,7 +335,7 @@ async fn the_device_grant_at_django_oauth_toolkit_shows_its_code_and_refuses_a_s
         "{rest}"
     );
     assert!(!rest.contains("not valid"), "{rest}");
-    let vault = latchkey_auth::SessionStore::for_client(&dot.issuer, "latchkey-device");
+    let vault = latchkey_test_support::active_store(None, &dot.issuer, "latchkey-device").await;
     assert!(vault.refresh_token().await.unwrap().is_none());
 }
 

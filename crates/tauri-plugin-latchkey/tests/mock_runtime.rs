@@ -332,7 +332,11 @@ fn sign_in_api_calls_and_sign_out_through_the_commands_and_no_token_reaches_the_
     );
 
     // Nothing the page saw holds a token: no JWT, not the refresh token the vault keeps.
-    let store = SessionStore::for_app(&identity, stack.idp.issuer(), &config.client_id);
+    let store = runtime.block_on(latchkey_test_support::active_store(
+        Some(&identity),
+        stack.idp.issuer(),
+        &config.client_id,
+    ));
     let refresh = runtime
         .block_on(store.refresh_token())
         .unwrap()
@@ -468,7 +472,8 @@ fn a_device_sign_in_needs_its_own_grant_shows_the_code_and_signs_in_once_approve
     assert_eq!(profile.sub, "dev-idp|paul");
     let seen = app.seen.all();
     assert!(!seen.contains("eyJ"), "a JWT reached the page: {seen}");
-    let store = SessionStore::for_app(&identity, stack.idp.issuer(), &config.client_id);
+    let store = SessionStore::for_app(&identity, stack.idp.issuer(), &config.client_id)
+        .account("dev-idp|paul");
     let refresh = runtime.block_on(store.refresh_token()).unwrap().unwrap();
     assert!(!seen.contains(refresh.secret()));
     app.invoke("logout", json!({})).unwrap();

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use latchkey_auth::{Session, SessionStore, SystemBrowser};
+use latchkey_auth::{Session, SystemBrowser};
 use latchkey_dev_idp::{DESKTOP_CLIENT_ID, DevIdp};
 use latchkey_test_support::DevStack;
 use serde_json::json;
@@ -155,7 +155,8 @@ async fn a_full_session_in_the_window() {
     app.text("#api-explanation", "not allowed").await;
 
     // Nothing secret ever reached the web view.
-    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     let refresh = vault
         .refresh_token()
         .await
@@ -801,7 +802,8 @@ async fn a_deep_link_sign_in_arrives_through_a_second_launch_and_a_forged_one_is
         "the answer came by the scheme, in this test's own browser: {log}"
     );
     let _ = std::fs::remove_file(&browser_log);
-    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     assert!(vault.refresh_token().await.unwrap().is_some());
     app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
@@ -818,7 +820,8 @@ async fn an_offline_start_shows_whose_session_it_is_and_signs_in_when_the_provid
         ..latchkey_auth::LoginOptions::default()
     };
     earlier.login(login_hint, |_| {}).await.unwrap();
-    let stored = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let stored =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     let token = stored.refresh_token().await.unwrap().unwrap();
 
     // The laptop is offline: the provider refuses connections.
@@ -922,7 +925,8 @@ async fn stored_session(stack: &Stack, user: &str) -> String {
         ..latchkey_auth::LoginOptions::default()
     };
     earlier.login(options, |_| {}).await.unwrap();
-    let stored = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let stored =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     stored
         .refresh_token()
         .await
@@ -1127,7 +1131,8 @@ async fn a_sign_in_can_be_copied_and_cancelled_from_the_waiting_view() {
         !app.exists(".notice.error").await,
         "a cancel is not an error"
     );
-    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     assert!(vault.refresh_token().await.unwrap().is_none());
     app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
@@ -1139,7 +1144,8 @@ async fn a_sign_out_the_provider_could_not_confirm_is_revoked_later_without_a_cl
     let token = stored_session(&stack, "jemma").await;
     let app = launch(&stack).await;
     app.text("#nav-user", "Jemma Doe").await;
-    let vault = SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let vault =
+        latchkey_test_support::active_store(None, stack.idp.issuer(), DESKTOP_CLIENT_ID).await;
     let live = vault
         .refresh_token()
         .await

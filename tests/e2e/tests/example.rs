@@ -4,7 +4,7 @@
 //! hostile script in that page calls every command with forged arguments and listens to every
 //! event, and nothing it gets back may hold a token.
 
-use latchkey_auth::{AppIdentity, SessionStore};
+use latchkey_auth::AppIdentity;
 use latchkey_dev_idp::DESKTOP_CLIENT_ID;
 use latchkey_test_support::DevStack;
 
@@ -78,7 +78,9 @@ async fn the_example_app_signs_in_calls_the_api_restores_and_signs_out_and_a_hos
     // The plugin stored the refresh token under the example's identifier, not Latchkey's.
     let identity =
         AppIdentity::new("Latchkey example").with_vault_service("dev.latchkey.example-minimal");
-    let store = SessionStore::for_app(&identity, stack.idp.issuer(), DESKTOP_CLIENT_ID);
+    let store =
+        latchkey_test_support::active_store(Some(&identity), stack.idp.issuer(), DESKTOP_CLIENT_ID)
+            .await;
     let refresh = store
         .refresh_token()
         .await

@@ -12,6 +12,56 @@ pub struct DevStack {
     pub api_url: String,
 }
 
+/// The vault entry of the account active for `client_id` at `issuer` under `app` (Latchkey's
+/// when `None`), as another process finds it through the list of accounts; the first entry
+/// when no account is kept.
+pub async fn active_store(
+    app: Option<&latchkey_auth::AppIdentity>,
+    issuer: &str,
+    client_id: &str,
+) -> latchkey_auth::SessionStore {
+    let config =
+        json!({ "issuer": issuer, "clientId": client_id, "apiUrl": "http://127.0.0.1:9/" })
+            .to_string();
+    let config = latchkey_auth::Config::parse(&config, "the test").expect("a valid config");
+    let app = app
+        .cloned()
+        .unwrap_or_else(latchkey_auth::AppIdentity::latchkey);
+    let session = latchkey_auth::Session::builder(config).app(app).build();
+    match session.accounts().await.ok().and_then(|list| list.active) {
+        Some(entry) => session.for_account(&entry).store(),
+        None => session.store(),
+    }
+}
+
+/// A port is reused across a run's tests: the sessions an earlier test left for this issuer
+/// in Latchkey's vault entries, and its list of accounts, are not this test's. (Errors: no
+/// vault, nothing to clear.)
+async fn forget_earlier_sessions(issuer: &str) {
+    let base = latchkey_auth::SessionStore::for_client(issuer, DESKTOP_CLIENT_ID);
+    let _ = base.vault().delete().await;
+    let config =
+        json!({ "issuer": issuer, "clientId": DESKTOP_CLIENT_ID, "apiUrl": "http://127.0.0.1:9/" })
+            .to_string();
+    let Ok(config) = latchkey_auth::Config::parse(&config, "the test stack") else {
+        return;
+    };
+    let session = latchkey_auth::Session::new(config);
+    if let Ok(list) = session.accounts().await {
+        for account in list.accounts {
+            let _ = session
+                .for_account(&account.entry)
+                .store()
+                .vault()
+                .delete()
+                .await;
+        }
+    }
+    if let Some(file) = session.accounts_file() {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
 impl DevStack {
     pub async fn start() -> Self {
         Self::start_with(Settings::default()).await
@@ -25,12 +75,7 @@ impl DevStack {
             None => settings.with_management(),
         };
         let idp = DevIdp::start(settings).await.expect("the dev IdP starts");
-        // A port is reused across a run's tests: a session an earlier test left for this
-        // issuer in Latchkey's vault entry is not this test's. (Errors: no vault, nothing
-        // to clear.)
-        let _ = latchkey_auth::Vault::for_client(idp.issuer(), DESKTOP_CLIENT_ID)
-            .delete()
-            .await;
+        forget_earlier_sessions(idp.issuer()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");

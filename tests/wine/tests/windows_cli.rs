@@ -136,7 +136,7 @@ async fn the_windows_cli_signs_in_restores_calls_and_signs_out_under_wine() {
 
     let (code, out, err) = wine.run(&["logout"]).await;
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("Signed out."), "{out}");
+    assert!(out.contains("Signed out of Jemma Doe."), "{out}");
     printed.extend([out, err]);
     assert_eq!(
         stack.idp.active_refresh_tokens(),
