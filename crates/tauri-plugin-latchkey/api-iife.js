@@ -18,6 +18,10 @@ if ("__TAURI__" in window) {
       retryNow: function () { return invoke("retry_now"); },
       reloadConfig: function () { return invoke("reload_config"); },
       callApi: function (request) { return invoke("call_api", { request: request }); },
+      accounts: function () { return invoke("accounts"); },
+      switchAccount: function (id) { return invoke("switch_account", { id: id }); },
+      logoutAccount: function (id) { return invoke("logout_account", { id: id }); },
+      logoutAll: function () { return invoke("logout_all"); },
       onSessionChanged: function (handler) {
         return window.__TAURI__.event.listen("latchkey://session-changed", function (event) {
           handler(event.payload);

@@ -12,6 +12,10 @@ const COMMANDS: &[&str] = &[
     "retry_now",
     "reload_config",
     "call_api",
+    "accounts",
+    "switch_account",
+    "logout_account",
+    "logout_all",
 ];
 
 fn main() {

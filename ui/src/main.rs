@@ -86,7 +86,7 @@ fn App() -> View {
                     ProviderSessionNotice(provider_session=provider_session)
                     (page(state.page.get()))
                 },
-                Screen::SignedIn => page(state.page.get()),
+                Screen::SignedIn { .. } => page(state.page.get()),
                 Screen::Offline { name, reason, details } => view! {
                     Offline(name=name.unwrap_or_default(), reason=reason, details=details)
                     (offline_page(state.page.get()))
@@ -123,7 +123,10 @@ enum Screen {
         provider_session: ProviderSession,
         ended: Option<String>,
     },
-    SignedIn,
+    /// Keyed by the person: another account's pages are built afresh (their own todos).
+    SignedIn {
+        sub: String,
+    },
     Offline {
         name: Option<String>,
         reason: String,
@@ -176,7 +179,7 @@ impl Screen {
                 provider_session,
                 ended,
             },
-            SessionView::SignedIn { .. } => Self::SignedIn,
+            SessionView::SignedIn { profile } => Self::SignedIn { sub: profile.sub },
             SessionView::Offline {
                 profile,
                 reason,

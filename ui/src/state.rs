@@ -1,7 +1,7 @@
 //! App state: a small `Copy` struct of signals, handed down with `provide_context`.
 
 use latchkey_ipc::guest;
-use latchkey_ipc::{Access, Page, SessionView, StartupMark};
+use latchkey_ipc::{Access, AccountView, Page, SessionView, StartupMark};
 use sycamore::futures::spawn_local_scoped;
 use sycamore::prelude::*;
 
@@ -18,6 +18,8 @@ pub struct AppState {
     /// What the signed-in person may do, as the sample API says (`None`: not known yet;
     /// `Err`: the API could not say, and the person is treated as holding no permission).
     pub access: Signal<Option<Result<Access, String>>>,
+    /// The accounts kept, for the account menu; read again with each signed-in view.
+    pub accounts: Signal<Vec<AccountView>>,
 }
 
 impl AppState {
@@ -28,6 +30,7 @@ impl AppState {
             after_login: create_signal(None),
             error: create_signal(None),
             access: create_signal(None),
+            accounts: create_signal(Vec::new()),
         }
     }
 
@@ -50,14 +53,25 @@ impl AppState {
 
     /// Takes a view pushed by the shell.
     pub fn apply(&self, view: SessionView) {
-        if matches!(view, SessionView::SignedIn { .. }) && !self.signed_in() {
-            mark(StartupMark::SignedIn);
+        let sub = |view: &SessionView| match view {
+            SessionView::SignedIn { profile } => Some(profile.sub.clone()),
+            _ => None,
+        };
+        let before = self.session.with(sub);
+        if sub(&view).is_some() && sub(&view) != before {
+            if before.is_none() {
+                mark(StartupMark::SignedIn);
+            }
+            // Another account may hold other permissions.
+            self.access.set(None);
             let access = self.access;
             sycamore::futures::spawn_local(async move {
                 access.set(Some(invoke::<Access>("access", ()).await));
             });
         }
-        if !matches!(view, SessionView::SignedIn { .. }) {
+        if matches!(view, SessionView::SignedIn { .. }) {
+            self.load_accounts();
+        } else {
             self.access.set(None);
         }
         match (&view, self.after_login.get()) {
@@ -74,6 +88,17 @@ impl AppState {
             _ => {}
         }
         self.session.set(view);
+    }
+
+    /// Reads the accounts kept again, for the account menu.
+    pub fn load_accounts(&self) {
+        let (accounts, error) = (self.accounts, self.error);
+        sycamore::futures::spawn_local(async move {
+            match guest::accounts().await {
+                Ok(list) => accounts.set(list),
+                Err(message) => error.set(Some(message)),
+            }
+        });
     }
 
     /// Navigates; a guarded page while signed out starts the sign-in and comes back after

@@ -111,6 +111,31 @@ pub async fn reload_config() -> Result<(), String> {
     invoke(commands::RELOAD_CONFIG, ()).await
 }
 
+/// The accounts kept, the active one marked.
+pub async fn accounts() -> Result<Vec<crate::AccountView>, String> {
+    invoke(commands::ACCOUNTS, ()).await
+}
+
+#[derive(Serialize)]
+struct AccountId<'a> {
+    id: &'a str,
+}
+
+/// Makes the account `id` the active one, without the browser.
+pub async fn switch_account(id: &str) -> Result<(), String> {
+    invoke(commands::SWITCH_ACCOUNT, AccountId { id }).await
+}
+
+/// Signs out of the account `id`; the others stay.
+pub async fn logout_account(id: &str) -> Result<(), String> {
+    invoke(commands::LOGOUT_ACCOUNT, AccountId { id }).await
+}
+
+/// Signs out of every account.
+pub async fn logout_all() -> Result<(), String> {
+    invoke(commands::LOGOUT_ALL, ()).await
+}
+
 #[derive(Serialize)]
 struct CallApi<'a> {
     request: &'a ApiRequest,

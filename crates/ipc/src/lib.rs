@@ -43,6 +43,30 @@ pub mod commands {
     /// Calls the configured API from Rust: an [`crate::ApiRequest`] in, an
     /// [`crate::ApiResult`] out.
     pub const CALL_API: &str = "plugin:latchkey|call_api";
+    /// The accounts kept, as [`crate::AccountView`]s, the active one marked.
+    pub const ACCOUNTS: &str = "plugin:latchkey|accounts";
+    /// Makes another account (`{ id }`) the active one, without the browser.
+    pub const SWITCH_ACCOUNT: &str = "plugin:latchkey|switch_account";
+    /// Signs out of one account (`{ id }`); the others stay.
+    pub const LOGOUT_ACCOUNT: &str = "plugin:latchkey|logout_account";
+    /// Signs out of every account.
+    pub const LOGOUT_ALL: &str = "plugin:latchkey|logout_all";
+}
+
+/// One account kept, as the account menu shows it (never a token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// What the switch and sign-out commands take to name this account.
+    pub id: String,
+    /// The name, else the email, else the subject.
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    /// The account the window and the API calls are on.
+    pub active: bool,
+    /// The provider refused this account's session: it needs a sign-in in the browser.
+    pub sign_in_again: bool,
 }
 
 /// What the UI shows about the session. On the wire it is serde's default shape, the state

@@ -99,6 +99,27 @@ export const reloadConfig = (): Promise<void> => command("reload_config");
 export const callApi = (request: ApiRequest): Promise<ApiResult> =>
   command("call_api", { request });
 
+/** One account kept, as an account menu shows it (never a token). */
+export interface AccountView {
+  /** What {@link switchAccount} and {@link logoutAccount} take. */
+  id: string;
+  name: string;
+  email: string | null;
+  picture: string | null;
+  active: boolean;
+  /** The provider refused this account's session: it needs a sign-in in the browser. */
+  signInAgain: boolean;
+}
+
+/** The accounts kept, the active one marked. */
+export const accounts = (): Promise<AccountView[]> => command("accounts");
+/** Makes another account the active one, without the browser. */
+export const switchAccount = (id: string): Promise<void> => command("switch_account", { id });
+/** Signs out of one account; the others stay. */
+export const logoutAccount = (id: string): Promise<void> => command("logout_account", { id });
+/** Signs out of every account. */
+export const logoutAll = (): Promise<void> => command("logout_all");
+
 /** Calls `handler` with every session view the plugin pushes. */
 export const onSessionChanged = (handler: (view: SessionView) => void): Promise<UnlistenFn> =>
   listen<SessionView>(SESSION_CHANGED, (event) => handler(event.payload));

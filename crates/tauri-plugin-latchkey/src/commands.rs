@@ -2,7 +2,7 @@
 //! URL of its choosing, and nothing they answer holds a token.
 
 use latchkey_auth::LoginOptions;
-use latchkey_ipc::{ApiRequest, ApiResult, SessionView};
+use latchkey_ipc::{AccountView, ApiRequest, ApiResult, SessionView};
 use tauri::{AppHandle, Runtime};
 
 use crate::{LatchkeyExt, Result};
@@ -73,4 +73,24 @@ pub(crate) async fn call_api<R: Runtime>(
     request: ApiRequest,
 ) -> Result<ApiResult> {
     app.latchkey().call_api(request).await
+}
+
+#[tauri::command]
+pub(crate) async fn accounts<R: Runtime>(app: AppHandle<R>) -> Result<Vec<AccountView>> {
+    app.latchkey().accounts().await
+}
+
+#[tauri::command]
+pub(crate) async fn switch_account<R: Runtime>(app: AppHandle<R>, id: String) -> Result<()> {
+    app.latchkey().switch_account(&id).await
+}
+
+#[tauri::command]
+pub(crate) async fn logout_account<R: Runtime>(app: AppHandle<R>, id: String) -> Result<()> {
+    app.latchkey().logout_account(&id).await
+}
+
+#[tauri::command]
+pub(crate) async fn logout_all<R: Runtime>(app: AppHandle<R>) -> Result<()> {
+    app.latchkey().logout_all().await
 }

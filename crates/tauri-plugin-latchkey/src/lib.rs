@@ -166,6 +166,10 @@ impl Builder {
                 commands::retry_now,
                 commands::reload_config,
                 commands::call_api,
+                commands::accounts,
+                commands::switch_account,
+                commands::logout_account,
+                commands::logout_all,
             ])
             .setup(move |app, api| {
                 let source = match self.source {
@@ -205,6 +209,10 @@ impl Builder {
                 }
                 let handle = app.clone();
                 tauri::async_runtime::spawn(async move { handle.latchkey().restore().await });
+                let handle = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    handle.latchkey().follow_accounts().await;
+                });
                 Ok(())
             })
             .build()

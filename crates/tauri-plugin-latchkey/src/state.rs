@@ -9,7 +9,7 @@ use latchkey_auth::{
     LoginOptions, Profile, Restored, Session, SessionError, advice,
 };
 use latchkey_ipc::{
-    ApiRequest, ApiResult, ProfileView, ProviderSession, SESSION_CHANGED, SessionView,
+    AccountView, ApiRequest, ApiResult, ProfileView, ProviderSession, SESSION_CHANGED, SessionView,
 };
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use url::Url;
@@ -23,6 +23,9 @@ const TAURI_CONF_ORIGIN: &str = "tauri.conf.json > plugins > latchkey";
 pub const MAX_API_BODY: usize = 1024 * 1024;
 
 /// How long the browser may take to come back from the provider's end-session page.
+/// How often the record of accounts is looked at for another process's switch.
+const ACCOUNTS_POLL: Duration = Duration::from_secs(1);
+
 const END_SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the signed-out view says while the provider has not confirmed the revocation.
@@ -242,11 +245,44 @@ impl<R: Runtime> Latchkey<R> {
         Ok(())
     }
 
-    /// Signs out here: the tokens are forgotten, the vault entry deleted, the refresh token
-    /// revoked (retried in the background until the provider confirms).
+    /// Signs out of the active account here: its tokens are forgotten, its vault entry
+    /// deleted, its refresh token revoked (retried in the background until the provider
+    /// confirms). Another account kept becomes the active one and is restored.
     pub async fn logout(&self) -> Result<()> {
         let session = self.session()?;
         let outcome = session.logout().await;
+        self.signed_out_with(session, outcome).await;
+        Ok(())
+    }
+
+    /// Signs out of the account `id`; signing out of the active one is [`Self::logout`].
+    pub async fn logout_account(&self, id: &str) -> Result<()> {
+        let session = self.session()?;
+        if session.store().entry_name() == id {
+            return self.logout().await;
+        }
+        let outcome = session.logout_account(id).await;
+        if outcome.revocation_pending {
+            let other = session.for_account(id);
+            tauri::async_runtime::spawn(async move { other.keep_revoking().await });
+        }
+        if let Some(err) = outcome.vault_error {
+            return Err(Error::Failed(sentence(&err.to_string())));
+        }
+        Ok(())
+    }
+
+    /// Signs out of every account kept.
+    pub async fn logout_all(&self) -> Result<()> {
+        let session = self.session()?;
+        let outcome = session.logout_all().await;
+        self.signed_out_with(session, outcome).await;
+        Ok(())
+    }
+
+    /// The view after a sign-out: the next account, restored, when one is kept; else
+    /// signed out, saying what is still waiting at the provider.
+    async fn signed_out_with(&self, session: Session, outcome: latchkey_auth::LogoutOutcome) {
         let message = match (&outcome.vault_error, outcome.revocation_pending) {
             (Some(err), _) => Some(format!("Signed out, but {err}")),
             (None, true) => Some(REVOCATION_PENDING.to_owned()),
@@ -254,10 +290,17 @@ impl<R: Runtime> Latchkey<R> {
         };
         if outcome.revocation_pending {
             let app = self.app.clone();
+            let session = session.clone();
             tauri::async_runtime::spawn(async move {
                 session.keep_revoking().await;
                 app.latchkey_state().revocation_confirmed();
             });
+        }
+        let next = session.accounts().await.ok().and_then(|l| l.active);
+        if next.is_some() {
+            *lock(&self.end_session) = None;
+            self.restore().await;
+            return;
         }
         let provider_session = match &outcome.end_session_url {
             Some(_) => ProviderSession::MayBeSignedIn,
@@ -269,7 +312,73 @@ impl<R: Runtime> Latchkey<R> {
             provider_session,
             ended: None,
         });
+    }
+
+    /// The accounts kept, the active one marked; never a token.
+    pub async fn accounts(&self) -> Result<Vec<AccountView>> {
+        let session = self.session()?;
+        let list = session
+            .accounts()
+            .await
+            .map_err(|e| Error::Failed(sentence(&e.to_string())))?;
+        Ok(list
+            .accounts
+            .iter()
+            .map(|account| AccountView {
+                id: account.entry.clone(),
+                name: account.label().to_owned(),
+                email: account.email.clone(),
+                picture: account.picture.clone(),
+                active: list.active.as_deref() == Some(account.entry.as_str()),
+                sign_in_again: account.sign_in_again,
+            })
+            .collect())
+    }
+
+    /// Makes the account `id` the active one, from its own refresh token: no browser. When
+    /// that account needs a sign-in, or the provider cannot be reached, the account in use
+    /// stays, and the error says which it was.
+    pub async fn switch_account(&self, id: &str) -> Result<()> {
+        let session = self.session()?;
+        let profile = session
+            .switch_account(id)
+            .await
+            .map_err(|e| Error::Failed(sentence(&e.to_string())))?;
+        self.publish(signed_in(&profile));
         Ok(())
+    }
+
+    /// Follows a switch, an added account or a sign-out another process of this app made
+    /// (the CLI): the record of accounts is looked at each second, and the view changes
+    /// when the active account did.
+    pub(crate) async fn follow_accounts(&self) {
+        let stamp = |file: Option<&Path>| {
+            let meta = std::fs::metadata(file?).ok()?;
+            Some((meta.modified().ok(), meta.len()))
+        };
+        let mut seen = None;
+        loop {
+            tokio::time::sleep(ACCOUNTS_POLL).await;
+            // The engine is looked up each time: "Check again" may have replaced it.
+            let Ok(session) = self.session() else {
+                continue;
+            };
+            let now = stamp(session.accounts_file());
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            if matches!(
+                self.view(),
+                SessionView::Loading | SessionView::WaitingForBrowser { .. }
+            ) {
+                continue;
+            }
+            if let Some(result) = session.follow_accounts().await {
+                tracing::info!("the active account changed in another process of this app");
+                self.publish(restored_view(result));
+            }
+        }
     }
 
     fn revocation_confirmed(&self) {

@@ -1173,3 +1173,137 @@ async fn a_sign_out_the_provider_could_not_confirm_is_revoked_later_without_a_cl
     assert!(!stack.idp.refresh_token_is_active(&live));
     app.quit(&stack.idp.issued_refresh_tokens()).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_menu_switches_accounts_and_follows_the_cli() {
+    use latchkey_auth::{LoginOptions, NoBrowser, Restored};
+    use reqwest::Method;
+    let _one = ONE_WINDOW.lock().await;
+    let stack = stack().await;
+    // Two accounts kept by an earlier run: jemma, then paul (the active one).
+    let config = latchkey_auth::Config::load(&stack.config_path).unwrap();
+    let earlier = Session::with_browser(config.clone(), std::sync::Arc::new(SystemBrowser));
+    for (user, chooser) in [("jemma", false), ("paul", true)] {
+        let options = LoginOptions {
+            login_hint: Some(user.into()),
+            force_login: chooser,
+            ..LoginOptions::default()
+        };
+        earlier.login(options, |_| {}).await.unwrap();
+    }
+    let list = earlier.accounts().await.unwrap();
+    let jemma = list.find("jemma@example.com").unwrap().entry.clone();
+    let paul = list.find("paul@example.com").unwrap().entry.clone();
+    drop(earlier);
+    let (status, _) = stack
+        .api_as(
+            "jemma",
+            Method::POST,
+            "/api/todos",
+            Some(json!({ "title": "Jemma's errand" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let app = launch(&stack).await;
+    app.text("#nav-user", "Paul Smith").await;
+    app.click("#nav-todos").await;
+    app.text("#todos-empty", "Nothing to do yet").await;
+
+    // The menu: both accounts, paul marked active.
+    app.click("#account-menu").await;
+    app.text(
+        "button.account[data-email='paul@example.com'][aria-checked='true']",
+        "Active",
+    )
+    .await;
+    app.text(
+        "button.account[data-email='jemma@example.com'][aria-checked='false']",
+        "Jemma Doe",
+    )
+    .await;
+    app.text("#add-account", "Add account").await;
+    app.text("#menu-logout", "Sign out of this account").await;
+    app.text("#logout-all", "Sign out of all").await;
+    app.screenshot("accounts-menu").await;
+
+    // A click switches to jemma, without the browser: her todos, her profile, her token.
+    let grants = stack.idp.counters().code_grants.load(Ordering::SeqCst);
+    app.click("button.account[data-email='jemma@example.com']")
+        .await;
+    app.text("#nav-user", "Jemma Doe").await;
+    app.text(
+        "li.todo[data-title=\"Jemma's errand\"] .todo-title",
+        "Jemma's errand",
+    )
+    .await;
+    assert_eq!(
+        stack.idp.counters().code_grants.load(Ordering::SeqCst),
+        grants,
+        "no sign-in in the browser"
+    );
+    app.click("#nav-profile").await;
+    app.text("#profile-name", "Jemma Doe").await;
+    app.click("#nav-api").await;
+    app.click("#api-protected").await;
+    let answer = app.text("#api-result", "successfully validated").await;
+    assert!(answer.contains("dev-idp|jemma"), "{answer}");
+
+    // The CLI (another process: the same engine here) switches to paul: the window follows.
+    let cli = Session::with_browser(config.clone(), std::sync::Arc::new(NoBrowser));
+    assert!(
+        matches!(cli.restore().await.unwrap(), Restored::SignedIn(p) if p.sub == "dev-idp|jemma")
+    );
+    cli.switch_account(&paul).await.unwrap();
+    app.text("#nav-user", "Paul Smith").await;
+    app.click("#nav-todos").await;
+    app.text("#todos-empty", "Nothing to do yet").await;
+    // The window switches back; the CLI follows.
+    app.click("#account-menu").await;
+    app.click("button.account[data-email='jemma@example.com']")
+        .await;
+    app.text("#nav-user", "Jemma Doe").await;
+    match cli.follow_accounts().await {
+        Some(Ok(Restored::SignedIn(profile))) => assert_eq!(profile.sub, "dev-idp|jemma"),
+        other => panic!("{other:?}"),
+    }
+    drop(cli);
+
+    // Paul's session is revoked at the provider: switching to him says so, jemma stays.
+    let paul_token = latchkey_auth::SessionStore::for_client(stack.idp.issuer(), DESKTOP_CLIENT_ID)
+        .account("dev-idp|paul")
+        .refresh_token()
+        .await
+        .unwrap()
+        .unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}oauth/revoke", stack.idp.issuer()))
+        .form(&[
+            ("token", paul_token.secret().as_str()),
+            ("client_id", DESKTOP_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    app.click("#account-menu").await;
+    app.click("button.account[data-email='paul@example.com']")
+        .await;
+    app.text("#command-error", "needs a new sign-in").await;
+    app.text("#nav-user", "Jemma Doe").await;
+    app.click("#account-menu").await;
+    app.text(
+        "button.account[data-email='paul@example.com'] .badge.warn",
+        "Sign in again",
+    )
+    .await;
+    app.screenshot("accounts-revoked").await;
+
+    // Signing out of jemma alone: her entry goes, paul's row stays to sign in again.
+    app.click("#menu-logout").await;
+    app.text("#login", "Log in").await;
+    let accounts = Session::new(config).accounts().await.unwrap();
+    assert!(accounts.get(&jemma).is_none(), "jemma left the list");
+    assert!(accounts.get(&paul).is_some_and(|a| a.sign_in_again));
+    app.quit(&stack.idp.issued_refresh_tokens()).await;
+}
