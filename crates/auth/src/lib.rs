@@ -34,9 +34,11 @@
 //! # Security
 //!
 //! - **Where each token is.** The refresh token is in the OS credential vault (one entry per
-//!   issuer and client, with the ID token's binding and a cached profile; never an access or
-//!   ID token) and in this process's memory; access and ID tokens are only in memory. Nothing
-//!   is written to disk by this crate besides the vault entry and a lock file without content.
+//!   account: issuer, client and subject, with the ID token's binding and a cached profile;
+//!   never an access or ID token) and in this process's memory; access and ID tokens are only
+//!   in memory. Nothing is written to disk by this crate besides the vault entries, lock files
+//!   without content, and the list of accounts (names, emails, pictures, which is active: no
+//!   secret).
 //! - **What leaves Rust.** [`Profile`], [`Restored`], the errors and [`ApiResponse`] carry no
 //!   token; no `Debug` or `Display` of this crate prints one, and its log lines (`tracing`,
 //!   target `latchkey_auth`) never hold one. [`Session::access_token`] is the one way out, for
