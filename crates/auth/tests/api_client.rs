@@ -125,3 +125,90 @@ async fn one_401_refreshes_and_retries_once() {
         "one refresh"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_switch_while_a_call_is_in_flight_never_sends_the_other_accounts_token() {
+    use latchkey_auth::{LoginOptions, SessionError};
+    let stack = stack().await;
+    // The API refuses the first call, but only once the test has switched accounts; every
+    // Authorization header it sees is kept.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (switched_tx, switched_rx) = tokio::sync::watch::channel(false);
+    let record = seen.clone();
+    let api = serve(Router::new().route(
+        "/api/slow",
+        get(move |headers: HeaderMap| {
+            let record = record.clone();
+            let mut switched = switched_rx.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                let first = {
+                    let mut seen = record.lock().unwrap();
+                    seen.push(auth);
+                    seen.len() == 1
+                };
+                if first {
+                    let _ = switched.wait_for(|done| *done).await;
+                    StatusCode::UNAUTHORIZED.into_response()
+                } else {
+                    "ok".into_response()
+                }
+            }
+        }),
+    ))
+    .await;
+    let mut config = stack.config.clone();
+    config.api_url = Url::parse(&api).unwrap();
+    require_scripted_browser();
+    let session = stack.session_with(config, Arc::new(SystemBrowser));
+    session.login(as_user("jemma"), |_| {}).await.unwrap();
+    let add_paul = LoginOptions {
+        force_login: true,
+        ..as_user("paul")
+    };
+    session.login(add_paul, |_| {}).await.unwrap();
+    let paul_token = session.access_token().await.unwrap().0.secret().clone();
+
+    // Paul's call is on its way; meanwhile the person switches to jemma.
+    let call = tokio::spawn({
+        let client = ApiClient::new(session.clone());
+        let url = format!("{api}/api/slow");
+        async move { client.get(&url).await }
+    });
+    while seen.lock().unwrap().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let jemma = session
+        .accounts()
+        .await
+        .unwrap()
+        .find("jemma@example.com")
+        .unwrap()
+        .entry
+        .clone();
+    session.switch_account(&jemma).await.unwrap();
+    switched_tx.send(true).unwrap();
+
+    let err = call.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            latchkey_auth::ApiError::Session(SessionError::AccountSwitched)
+        ),
+        "{err}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        1,
+        "not sent again as jemma: {} calls",
+        seen.len()
+    );
+    assert!(
+        seen[0].ends_with(&paul_token),
+        "the one call carried paul's token"
+    );
+}
