@@ -160,6 +160,10 @@ impl Session {
             saved = base.save(&entry).await;
         }
         self.note_vault_result(&saved);
+        if saved.is_err() {
+            // The entry may still hold the session: the account stays listed, not hidden.
+            return (token, saved);
+        }
         let entry = store.entry_name().to_owned();
         let next = self
             .inner
